@@ -1,0 +1,71 @@
+"""Threadline: campaign mobilisation and petitions for labour-rights networks."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import Config, persistent_secret_key
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
+    """Build the app: config, extensions, blueprints, CLI, error handlers. Nothing else."""
+    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"), instance_relative_config=False)
+    app.config.from_object(config_object or Config)
+    app.config.update(overrides)
+    app.instance_path = str(app.config["INSTANCE_DIR"])
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = persistent_secret_key(Path(app.instance_path))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if app.config["TRUSTED_PROXY_HOPS"]:
+        hops = app.config["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    from campaigns.core import errors, mail, security
+    from campaigns.core.celery import celery_init_app
+    from campaigns.core.db import init_request_boundary
+    from campaigns.core.extensions import babel, csrf, db, limiter, migrate
+    from campaigns.core.extensions import mail as flask_mail
+    from campaigns.core.i18n import init_templates, select_locale
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    flask_mail.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    celery_init_app(app)
+    mail.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    init_request_boundary(app)
+    init_templates(app)
+
+    from campaigns import models  # noqa: F401  (every model, for Alembic and relationships)
+    from campaigns.api.views import bp as api_bp
+    from campaigns.core.health import bp as health_bp
+    from campaigns.petitions.views import bp as petitions_bp
+    from campaigns.signatures.views import bp as signatures_bp
+
+    app.register_blueprint(petitions_bp)
+    app.register_blueprint(signatures_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(health_bp)
+    if app.config["MAIL_CAPTURE"]:
+        from campaigns.devmail.views import bp as devmail_bp
+
+        app.register_blueprint(devmail_bp)
+        app.jinja_env.globals["mail_viewer"] = True
+
+    from campaigns.cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,22 @@
+"""Languages: choosing the reader's locale and what templates need for it."""
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+from flask_babel import format_date, format_decimal, get_locale
+
+from campaigns.core.countries import country_name
+from campaigns.core.markdown import render_markdown
+from campaigns.core.urls import external_url, static_url
+
+
+def select_locale() -> str | None:
+    return request.accept_languages.best_match(current_app.config["LANGUAGES"])
+
+
+def init_templates(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        markdown=render_markdown, country=country_name, number=format_decimal,
+        date=format_date,
+    )
+    app.jinja_env.globals.update(external_url=external_url, static_url=static_url,
+                                 get_locale=get_locale, mail_viewer=False)

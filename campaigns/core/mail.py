@@ -1,0 +1,220 @@
+"""Outgoing email: render from emails/, keep in the outbox, send after the commit.
+
+Every email is a row in ``outgoing_email`` before it is a Celery task, so nothing is
+lost when the broker is down, a worker dies or the SMTP server is away:
+
+- ``queue_email()`` renders the message, adds the row and, once the transaction commits,
+  enqueues ``deliver_email(id)``;
+- ``deliver_email`` claims the row with a lease (a duplicate task finds it claimed or
+  sent and does nothing), sends it, and records sent-at and the Message-ID; a temporary
+  SMTP failure sets the next attempt with exponential backoff and jitter, a permanent one
+  (5xx) is recorded and not retried;
+- ``sweep_outbox`` (Celery beat) enqueues again whatever is due and unclaimed.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import smtplib
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from celery import shared_task
+from flask import Flask, current_app
+from flask_mail import Message
+from jinja2 import FileSystemLoader
+from sqlalchemy import JSON, String, Text, or_, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campaigns.core.celery import enqueue
+from campaigns.core.db import after_commit, db, enum_column, utcnow
+from campaigns.core.extensions import mail
+
+log = logging.getLogger(__name__)
+
+EMAILS_DIR = Path(__file__).resolve().parents[2] / "emails"
+#: how long a worker may hold an email before another may try it
+LEASE = timedelta(minutes=5)
+#: rows younger than this are left to the task queued after their commit
+SWEEP_GRACE = timedelta(seconds=30)
+MAX_ATTEMPTS = 10
+
+
+class EmailState(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutgoingEmail(db.Model):
+    """One email on its way out (the outbox)."""
+
+    __tablename__ = "outgoing_email"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: what the email is, e.g. "signature_confirmation"; for statistics and tests
+    kind: Mapped[str] = mapped_column(String(64))
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
+    #: extra headers (name -> value), checked for CR/LF before sending
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    state: Mapped[EmailState] = enum_column(EmailState, default=EmailState.QUEUED)
+    #: failed attempts so far
+    attempts: Mapped[int] = mapped_column(default=0)
+    #: not to be tried before this time (backoff after a temporary failure)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: a worker holds the email until then
+    claimed_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    #: the Message-ID header we sent, to match bounces and replies
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TemporaryFailure(Exception):
+    """The SMTP server is away or said 4xx: try again later."""
+
+
+class PermanentFailure(Exception):
+    """The SMTP server said 5xx for this message: trying again will not help."""
+
+
+def init_app(app: Flask) -> None:
+    html_env = app.jinja_env.overlay(loader=FileSystemLoader(EMAILS_DIR), autoescape=True)
+    text_env = app.jinja_env.overlay(loader=FileSystemLoader(EMAILS_DIR), autoescape=False)
+    app.extensions["email_environments"] = (html_env, text_env)
+
+
+def render_email(template: str, **context: Any) -> tuple[str, str, str]:
+    """Render the subject, text and html blocks of ``emails/<template>.html``."""
+    html_env, text_env = current_app.extensions["email_environments"]
+
+    def block(env: Any, name: str) -> str:
+        tmpl = env.get_template(f"{template}.html")
+        return "".join(tmpl.blocks[name](tmpl.new_context(context))).strip()
+
+    subject = " ".join(block(text_env, "subject").split())
+    text = block(text_env, "text")
+    html = html_env.get_template(f"{template}.html").render(context)
+    return subject, text, html
+
+
+def queue_email(kind: str, to: str, template: str, headers: dict[str, str] | None = None,
+                **context: Any) -> OutgoingEmail:
+    """Render an email into the outbox; it is enqueued for sending after the commit."""
+    subject, text, html = render_email(template, **context)
+    email = OutgoingEmail(kind=kind, to_address=to, subject=subject, text_body=text,
+                          html_body=html, headers=headers or {})
+    db.session.add(email)
+    db.session.flush()
+    email_id = email.id
+    after_commit(lambda: enqueue(deliver_email, email_id))
+    return email
+
+
+def check_header(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("header value contains a line break")
+    return value
+
+
+def send_now(email: OutgoingEmail) -> str:
+    """Hand one email to the SMTP server; returns its Message-ID."""
+    message = Message(
+        subject=check_header(email.subject),
+        recipients=[check_header(email.to_address)],
+        body=email.text_body,
+        html=email.html_body,
+        extra_headers={check_header(k): check_header(v) for k, v in (email.headers or {}).items()},
+    )
+    try:
+        mail.send(message)
+    except smtplib.SMTPAuthenticationError as exc:  # our configuration, not the message
+        raise TemporaryFailure(str(exc)) from exc
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        if all(code >= 500 for code in codes):
+            raise PermanentFailure(str(exc.recipients)) from exc
+        raise TemporaryFailure(str(exc.recipients)) from exc
+    except smtplib.SMTPResponseException as exc:
+        if exc.smtp_code >= 500:
+            raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+        raise TemporaryFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        raise TemporaryFailure(repr(exc)) from exc
+    return message.msgId
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential backoff with jitter: about 30 s, 1 min, 2 min ... capped at an hour."""
+    seconds = min(30 * 2 ** (attempts - 1), 3600)
+    return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
+
+
+@shared_task(ignore_result=True)
+def deliver_email(email_id: int) -> str:
+    """Send one outbox email, at most once however often this task runs."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(OutgoingEmail)
+        .where(
+            OutgoingEmail.id == email_id,
+            OutgoingEmail.state == EmailState.QUEUED,
+            or_(OutgoingEmail.claimed_until.is_(None), OutgoingEmail.claimed_until < now),
+        )
+        .values(claimed_until=now + LEASE)
+    ).rowcount
+    db.session.commit()
+    if not claimed:
+        return "skipped"
+    email = db.session.get(OutgoingEmail, email_id)
+    try:
+        email.message_id = send_now(email)
+    except TemporaryFailure as exc:
+        email.attempts += 1
+        email.last_error = str(exc)[:500]
+        email.claimed_until = None
+        if email.attempts >= MAX_ATTEMPTS:
+            email.state = EmailState.FAILED
+        else:
+            email.next_attempt_at = utcnow() + backoff(email.attempts)
+        db.session.commit()
+        log.warning("email %s: temporary failure (%s), attempt %s", email_id, exc, email.attempts)
+        return "retry"
+    except PermanentFailure as exc:
+        email.state = EmailState.FAILED
+        email.last_error = str(exc)[:500]
+        db.session.commit()
+        log.warning("email %s: permanent failure: %s", email_id, exc)
+        return "failed"
+    email.state = EmailState.SENT
+    email.sent_at = utcnow()
+    email.claimed_until = None
+    db.session.commit()
+    return "sent"
+
+
+@shared_task(ignore_result=True)
+def sweep_outbox(limit: int = 1000) -> int:
+    """Enqueue again the emails that are due and that no worker holds."""
+    now = utcnow()
+    due = db.session.scalars(
+        select(OutgoingEmail.id)
+        .where(
+            OutgoingEmail.state == EmailState.QUEUED,
+            OutgoingEmail.next_attempt_at <= now - SWEEP_GRACE,
+            or_(OutgoingEmail.claimed_until.is_(None), OutgoingEmail.claimed_until < now),
+        )
+        .order_by(OutgoingEmail.next_attempt_at)
+        .limit(limit)
+    ).all()
+    db.session.rollback()
+    for email_id in due:
+        if not enqueue(deliver_email, email_id):
+            break
+    return len(due)

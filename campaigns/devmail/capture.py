@@ -1,0 +1,101 @@
+"""The local mail capture: an aiosmtpd server that keeps every message in a Maildir.
+
+Used by `make run` (with no MAIL_SERVER configured) and by the tests, which read what
+it received. The viewer at /dev/mail reads the same Maildir.
+"""
+from __future__ import annotations
+
+import email
+import mailbox
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+class MaildirHandler:
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        content = envelope.original_content or envelope.content
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        header = "X-Envelope-To: " + ", ".join(envelope.rcpt_tos) + "\r\n"
+        mailbox.Maildir(self.directory, create=True).add(header.encode() + content)
+        return "250 Message accepted for delivery"
+
+
+def start_capture(directory: str | Path, host: str = "127.0.0.1", port: int = 1025) -> Controller:
+    controller = Controller(MaildirHandler(directory), hostname=host, port=port)
+    controller.start()
+    return controller
+
+
+@dataclass
+class CapturedMessage:
+    key: str
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"] or "")
+
+    @property
+    def to(self) -> str:
+        return str(self.message["To"] or "")
+
+    @property
+    def sender(self) -> str:
+        return str(self.message["From"] or "")
+
+    @property
+    def date(self):
+        try:
+            return parsedate_to_datetime(str(self.message["Date"]))
+        except (TypeError, ValueError):
+            return None
+
+    def body(self, subtype: str) -> str | None:
+        part = self.message.get_body(preferencelist=(subtype,))
+        return part.get_content() if part is not None else None
+
+    @property
+    def text(self) -> str:
+        return self.body("plain") or ""
+
+    @property
+    def html(self) -> str | None:
+        return self.body("html")
+
+
+def read_messages(directory: str | Path) -> list[CapturedMessage]:
+    """Every captured message, newest first."""
+    path = Path(directory)
+    if not path.exists():
+        return []
+    box = mailbox.Maildir(path, factory=None, create=False)
+    messages = []
+    for key in box.keys():
+        try:
+            raw = box.get_bytes(key)
+        except KeyError:
+            continue
+        parsed = email.message_from_bytes(raw, policy=default_policy)
+        messages.append(CapturedMessage(key=key, message=parsed))
+    return sorted(messages, key=lambda m: (m.date is not None, m.date, m.key), reverse=True)
+
+
+def read_message(directory: str | Path, key: str) -> CapturedMessage | None:
+    return next((m for m in read_messages(directory) if m.key == key), None)
+
+
+def clear_messages(directory: str | Path) -> None:
+    path = Path(directory)
+    if path.exists():
+        mailbox.Maildir(path, create=False).clear()

@@ -1,0 +1,9 @@
+"""Imports every model so that Alembic and the ORM see the whole schema."""
+from campaigns.core.mail import OutgoingEmail
+from campaigns.petitions.models import Campaign, CampaignTarget
+from campaigns.signatures.models import Signature, SignatureCountChange
+from campaigns.supporters.models import Consent, Supporter
+from campaigns.targets.models import Contact, Target
+
+__all__ = ["OutgoingEmail", "Campaign", "CampaignTarget", "Signature", "SignatureCountChange",
+           "Consent", "Supporter", "Contact", "Target"]

@@ -1,0 +1,116 @@
+"""Campaigns (petitions) and what they ask of each target."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campaigns.core.db import TimestampMixin, db, enum_column, utcnow
+from campaigns.targets.models import Target
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    REVIEW = "review"
+    LIVE = "live"
+    PAUSED = "paused"
+    CLOSED = "closed"
+    WON = "won"
+
+    @property
+    def label(self) -> str:
+        return str(STATUS_LABELS[self])
+
+
+STATUS_LABELS = {
+    CampaignStatus.DRAFT: _l("Draft"),
+    CampaignStatus.REVIEW: _l("In review"),
+    CampaignStatus.LIVE: _l("Live"),
+    CampaignStatus.PAUSED: _l("Paused"),
+    CampaignStatus.CLOSED: _l("Closed"),
+    CampaignStatus.WON: _l("Won"),
+}
+#: campaigns the public can open
+VISIBLE_STATES = frozenset({CampaignStatus.LIVE, CampaignStatus.PAUSED,
+                            CampaignStatus.CLOSED, CampaignStatus.WON})
+#: campaigns listed on the home page and in the API
+LISTED_STATES = frozenset({CampaignStatus.LIVE})
+#: campaigns that take signatures (until their deadline)
+SIGNABLE_STATES = frozenset({CampaignStatus.LIVE})
+#: the allowed lifecycle moves; the campaigner workspace enforces them
+TRANSITIONS = {
+    CampaignStatus.DRAFT: {CampaignStatus.REVIEW},
+    CampaignStatus.REVIEW: {CampaignStatus.DRAFT, CampaignStatus.LIVE},
+    CampaignStatus.LIVE: {CampaignStatus.PAUSED, CampaignStatus.CLOSED, CampaignStatus.WON},
+    CampaignStatus.PAUSED: {CampaignStatus.LIVE, CampaignStatus.CLOSED, CampaignStatus.WON},
+    CampaignStatus.CLOSED: set(),
+    CampaignStatus.WON: set(),
+}
+
+
+class Campaign(TimestampMixin, db.Model):
+    """A public cause aimed at one or more targets; here, with a petition."""
+
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    #: one or two sentences shown in lists and previews
+    summary: Mapped[str] = mapped_column(String(500))
+    #: the story in Markdown, sanitised when rendered
+    story: Mapped[str] = mapped_column(Text, default="")
+    #: signatures wanted
+    goal: Mapped[int] = mapped_column(default=1000)
+    #: last day to sign (inclusive), if any
+    deadline: Mapped[date | None]
+    status: Mapped[CampaignStatus] = enum_column(CampaignStatus, default=CampaignStatus.DRAFT,
+                                                 index=True)
+    #: path under static/ of the campaign's image, if any
+    image: Mapped[str | None] = mapped_column(String(300))
+    #: text describing the image for people who cannot see it
+    image_alt: Mapped[str] = mapped_column(String(300), default="")
+    #: confirmed signatures, folded in by a background job (never +1 per request)
+    signature_count: Mapped[int] = mapped_column(default=0)
+    launched_at: Mapped[datetime | None]
+
+    targets: Mapped[list[CampaignTarget]] = relationship(
+        back_populates="campaign", order_by="CampaignTarget.position",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def is_visible(self) -> bool:
+        return self.status in VISIBLE_STATES
+
+    def accepts_signatures(self, today: date | None = None) -> bool:
+        today = today or utcnow().date()
+        return self.status in SIGNABLE_STATES and (self.deadline is None or today <= self.deadline)
+
+    @property
+    def progress_goal(self) -> int:
+        """The goal, raised in steps once passed, so the bar always has room to grow."""
+        goal = max(self.goal, 1)
+        while self.signature_count >= goal:
+            goal *= 2
+        return goal
+
+
+class CampaignTarget(db.Model):
+    """A target of a campaign and the ask to it (the workers' demands for this target)."""
+
+    __tablename__ = "campaign_target"
+    __table_args__ = (UniqueConstraint("campaign_id", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("target.id", ondelete="RESTRICT"), index=True)
+    #: what the campaign asks of this target, in Markdown
+    ask: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(default=0)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="targets")
+    target: Mapped[Target] = relationship()

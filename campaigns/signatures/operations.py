@@ -1,0 +1,202 @@
+"""The rules of signing: sign, confirm, resend, and what the public sees."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import get_locale
+from sqlalchemy import or_, select, update
+
+from campaigns.core.db import db, insert_ignoring_conflicts, utcnow
+from campaigns.core.mail import queue_email
+from campaigns.core.tokens import BadSignature, SignatureExpired, make_token, read_token
+from campaigns.core.urls import external_url
+from campaigns.petitions.models import Campaign
+from campaigns.signatures.models import (
+    COUNTED_STATES,
+    Signature,
+    SignatureCountChange,
+    SignatureState,
+)
+from campaigns.supporters.models import ConsentPurpose, Supporter
+from campaigns.supporters.operations import canonical_email, record_consent, upsert_supporter
+
+TOKEN_PURPOSE = "confirm-signature"
+
+
+class CampaignClosed(Exception):
+    """The campaign does not take signatures (not live, or past its deadline)."""
+
+
+class InvalidLink(Exception):
+    """The confirmation link is damaged or belongs to no signature."""
+
+
+class ExpiredLink(Exception):
+    """The confirmation link is older than CONFIRMATION_MAX_AGE."""
+
+
+@dataclass(frozen=True)
+class SignatureRequest:
+    """What a signer submitted, already validated (by the form or the API)."""
+
+    first_name: str
+    last_name: str
+    email: str
+    country: str
+    postcode: str | None = None
+    comment: str | None = None
+    public: bool = False
+    consent_updates: bool = False
+    #: the consent wording shown to the signer, stored with the consent
+    consent_wording: str = ""
+    #: where the signature came from: "web", "api", a utm_source ...
+    source: str | None = None
+
+
+def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
+    """Record a pending signature and email the confirmation link.
+
+    Signing again changes nothing visible: the answer is the same as the first time
+    (so nobody learns who signed) and the email says "you already signed" instead.
+    """
+    if not campaign.accepts_signatures():
+        raise CampaignClosed(campaign.slug)
+    supporter = upsert_supporter(
+        email=request.email, first_name=request.first_name, last_name=request.last_name,
+        country=request.country, postcode=request.postcode, locale=str(get_locale() or "en"),
+    )
+    if request.consent_updates:
+        record_consent(supporter, purpose=ConsentPurpose.CAMPAIGN_UPDATES, granted=True,
+                       wording=request.consent_wording, campaign_id=campaign.id,
+                       source=f"{request.source or 'web'}:petition:{campaign.slug}")
+    now = utcnow()
+    signature_id = insert_ignoring_conflicts(
+        Signature,
+        dict(campaign_id=campaign.id, supporter_id=supporter.id, public=request.public,
+             comment=request.comment or None, source=request.source, created_at=now,
+             last_emailed_at=now),
+        ["campaign_id", "supporter_id"],
+    )
+    if signature_id is not None:
+        signature = db.session.get(Signature, signature_id)
+        send_confirmation_request(signature)
+        return signature
+    signature = db.session.execute(
+        select(Signature).filter_by(campaign_id=campaign.id, supporter_id=supporter.id)
+    ).scalar_one()
+    if _may_email(signature):
+        if signature.state == SignatureState.PENDING:
+            send_confirmation_request(signature)
+        else:
+            notify_signer_of_existing_signature(signature)
+    return signature
+
+
+def _may_email(signature: Signature) -> bool:
+    """Claim the right to email about this signature: at most once per interval."""
+    now = utcnow()
+    interval = timedelta(seconds=current_app.config["SIGNATURE_EMAIL_INTERVAL"])
+    claimed = db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature.id,
+               or_(Signature.last_emailed_at.is_(None), Signature.last_emailed_at < now - interval))
+        .values(last_emailed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return bool(claimed)
+
+
+def confirmation_token(signature: Signature) -> str:
+    return make_token(TOKEN_PURPOSE, [signature.id, signature.campaign_id])
+
+
+def send_confirmation_request(signature: Signature) -> None:
+    campaign, supporter = signature.campaign, signature.supporter
+    queue_email(
+        "signature_confirmation", supporter.email, "signatures/confirm_signature",
+        first_name=supporter.first_name, campaign=campaign,
+        confirm_url=external_url("signatures.confirm", token=confirmation_token(signature)),
+        campaign_url=external_url("petitions.show", slug=campaign.slug),
+    )
+
+
+def notify_signer_of_existing_signature(signature: Signature) -> None:
+    campaign, supporter = signature.campaign, signature.supporter
+    queue_email(
+        "signature_already_signed", supporter.email, "signatures/already_signed",
+        first_name=supporter.first_name, campaign=campaign,
+        campaign_url=external_url("petitions.show", slug=campaign.slug),
+    )
+
+
+def signature_from_token(token: str) -> Signature:
+    """The signature a confirmation link is for; raises ExpiredLink or InvalidLink."""
+    max_age = current_app.config["CONFIRMATION_MAX_AGE"]
+    try:
+        signature_id, campaign_id = read_token(TOKEN_PURPOSE, token, max_age=max_age)
+    except SignatureExpired:
+        raise ExpiredLink() from None
+    except (BadSignature, ValueError, TypeError):
+        raise InvalidLink() from None
+    signature = db.session.get(Signature, signature_id)
+    if signature is None or signature.campaign_id != campaign_id:
+        raise InvalidLink()
+    return signature
+
+
+def confirm(signature: Signature) -> bool:
+    """Count the signature. True when this call confirmed it, False if it already was.
+
+    The state change is one conditional UPDATE, so two clicks at once count once.
+    """
+    changed = db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature.id, Signature.state == SignatureState.PENDING)
+        .values(state=SignatureState.CONFIRMED, confirmed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        db.session.add(SignatureCountChange(campaign_id=signature.campaign_id, delta=+1))
+        db.session.flush()
+    db.session.refresh(signature)
+    return bool(changed)
+
+
+def resend_confirmation(campaign: Campaign, email: str) -> None:
+    """Email the link again if this address has a pending signature here; silent otherwise."""
+    signature = db.session.execute(
+        select(Signature)
+        .join(Supporter)
+        .where(Signature.campaign_id == campaign.id,
+               Supporter.canonical_email == canonical_email(email))
+    ).scalar_one_or_none()
+    if signature is None or signature.state != SignatureState.PENDING:
+        return
+    if _may_email(signature):
+        send_confirmation_request(signature)
+
+
+@dataclass(frozen=True)
+class PublicSigner:
+    first_name: str
+    country: str
+    comment: str | None
+    signed_at: object
+
+
+def recent_public_signers(campaign: Campaign, limit: int = 10) -> list[PublicSigner]:
+    """Confirmed signers who chose to be shown: first name and country only."""
+    rows = db.session.execute(
+        select(Supporter.first_name, Supporter.country, Signature.confirmed_at)
+        .join(Signature.supporter)
+        .where(Signature.campaign_id == campaign.id,
+               Signature.state.in_(COUNTED_STATES),
+               Signature.public.is_(True))
+        .order_by(Signature.confirmed_at.desc())
+        .limit(limit)
+    ).all()
+    # Comments appear only after moderation (the campaigner workspace adds it).
+    return [PublicSigner(first_name=r.first_name, country=r.country, comment=None,
+                         signed_at=r.confirmed_at) for r in rows]

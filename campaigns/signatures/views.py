@@ -1,0 +1,96 @@
+"""Signing from the campaign page, the thank-you page and the confirmation link."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from campaigns.core.extensions import limiter
+from campaigns.petitions.operations import visible_campaign_or_404
+from campaigns.petitions.views import render_campaign
+from campaigns.signatures import operations
+from campaigns.signatures.forms import CONSENT_WORDING, ConfirmForm, ResendForm, SignatureForm
+from campaigns.signatures.operations import (
+    CampaignClosed,
+    ExpiredLink,
+    InvalidLink,
+    SignatureRequest,
+)
+
+bp = Blueprint("signatures", __name__)
+
+
+def sign_rate_limit() -> str:
+    from flask import current_app
+
+    return current_app.config["SIGN_RATE_LIMIT"]
+
+
+def signature_request_from(form: SignatureForm, source: str) -> SignatureRequest:
+    return SignatureRequest(
+        first_name=form.first_name.data, last_name=form.last_name.data,
+        email=form.email.data, country=form.country.data, postcode=form.postcode.data,
+        comment=form.comment.data, public=form.public.data,
+        consent_updates=form.consent_updates.data, consent_wording=str(CONSENT_WORDING),
+        source=source,
+    )
+
+
+@bp.post("/c/<slug>/sign")
+@limiter.limit(sign_rate_limit)
+def sign(slug: str):
+    campaign = visible_campaign_or_404(slug)
+    form = SignatureForm()
+    if not campaign.accepts_signatures():
+        return render_campaign(campaign, form, status=409)
+    if not form.validate():
+        return render_campaign(campaign, form, status=422)
+    source = (request.args.get("utm_source") or "web")[:100]
+    try:
+        operations.sign(campaign, signature_request_from(form, source))
+    except CampaignClosed:
+        return render_campaign(campaign, form, status=409)
+    return redirect(url_for("signatures.thanks", slug=campaign.slug), 303)
+
+
+@bp.get("/c/<slug>/thanks")
+def thanks(slug: str):
+    campaign = visible_campaign_or_404(slug)
+    return render_template("signatures/thanks.html", campaign=campaign, resend_form=ResendForm())
+
+
+@bp.post("/c/<slug>/resend")
+@limiter.limit(sign_rate_limit)
+def resend(slug: str):
+    campaign = visible_campaign_or_404(slug)
+    form = ResendForm()
+    if not form.validate():
+        return render_template("signatures/thanks.html", campaign=campaign, resend_form=form), 422
+    operations.resend_confirmation(campaign, form.email.data)
+    flash(_("If that address has a signature waiting for confirmation, we have sent the link again."))
+    return redirect(url_for("signatures.thanks", slug=campaign.slug), 303)
+
+
+@bp.route("/sign/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str):
+    try:
+        signature = operations.signature_from_token(token)
+    except ExpiredLink:
+        return render_template("signatures/link_problem.html", expired=True), 410
+    except InvalidLink:
+        return render_template("signatures/link_problem.html", expired=False), 404
+    campaign = signature.campaign
+    if not campaign.is_visible:
+        abort(404)
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate():
+        operations.confirm(signature)
+        return redirect(url_for("signatures.confirmed", slug=campaign.slug), 303)
+    if signature.state != operations.SignatureState.PENDING:
+        return redirect(url_for("signatures.confirmed", slug=campaign.slug), 303)
+    return render_template("signatures/confirm.html", campaign=campaign, form=form)
+
+
+@bp.get("/c/<slug>/confirmed")
+def confirmed(slug: str):
+    campaign = visible_campaign_or_404(slug)
+    return render_template("signatures/confirmed.html", campaign=campaign)

@@ -1,0 +1,55 @@
+"""Finding and recording supporters."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from campaigns.core.db import db, insert_ignoring_conflicts
+from campaigns.supporters.models import Consent, ConsentPurpose, Supporter
+
+#: providers where dots in the local part do not matter
+DOT_BLIND_DOMAINS = {"gmail.com", "googlemail.com"}
+DOMAIN_ALIASES = {"googlemail.com": "gmail.com"}
+
+
+def canonical_email(address: str) -> str:
+    """One form per mailbox: case folded, +tags dropped, Gmail dots removed."""
+    local, _, domain = address.strip().rpartition("@")
+    local, domain = local.lower(), domain.lower().rstrip(".")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
+    local = local.split("+", 1)[0] or local
+    if domain in DOT_BLIND_DOMAINS:
+        local = local.replace(".", "")
+    domain = DOMAIN_ALIASES.get(domain, domain)
+    return f"{local}@{domain}"
+
+
+def upsert_supporter(*, email: str, first_name: str, last_name: str, country: str,
+                     postcode: str | None, locale: str) -> Supporter:
+    """The supporter with this email, created if new.
+
+    An existing supporter's details are left as they are: anybody can type anybody's
+    address, so a form must not be a way to rename someone. Simultaneous requests for
+    the same address end with one row: the unique constraint decides, without errors.
+    """
+    canonical = canonical_email(email)
+    details = dict(email=email, first_name=first_name, last_name=last_name,
+                   country=country, postcode=postcode or None, locale=locale)
+    supporter_id = insert_ignoring_conflicts(
+        Supporter, dict(canonical_email=canonical, **details), ["canonical_email"]
+    )
+    if supporter_id is not None:
+        return db.session.get(Supporter, supporter_id)
+    return db.session.execute(
+        select(Supporter).filter_by(canonical_email=canonical)
+    ).scalar_one()
+
+
+def record_consent(supporter: Supporter, *, purpose: ConsentPurpose, granted: bool,
+                   wording: str, source: str, campaign_id: int | None = None) -> Consent:
+    consent = Consent(supporter_id=supporter.id, purpose=purpose, granted=granted,
+                      wording=wording, source=source, campaign_id=campaign_id)
+    db.session.add(consent)
+    return consent
