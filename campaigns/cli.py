@@ -1,8 +1,13 @@
 """flask commands: demo content, the local mail capture, maintenance."""
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -16,6 +21,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(devmail)
     app.cli.add_command(counts)
+    app.cli.add_command(embedded)
 
 
 @click.command("seed-demo")
@@ -77,3 +83,63 @@ def counts_reconcile() -> None:
     from campaigns.signatures.tasks import reconcile_signature_counts
 
     click.echo(f"{reconcile_signature_counts()} campaigns corrected.")
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM when the supervisor dies, however it dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+@click.command("embedded")
+@with_appcontext
+def embedded() -> None:
+    """Run the whole platform on this machine: web server, Celery worker with beat, mail capture.
+
+    This is what `make run` starts. Ctrl-C stops all of them.
+    """
+    config = current_app.config
+    bin_dir = Path(sys.executable).parent
+    port = str(config["PORT"])
+    commands = {
+        "web": [str(bin_dir / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}",
+                "--workers", "2", "--threads", "4", "--access-logfile", "-"],
+        "worker": [str(bin_dir / "celery"), "-A", "wsgi:celery_app", "worker", "--beat",
+                   "--pool", "threads", "--concurrency", "4", "--loglevel", "INFO",
+                   "--schedule", str(Path(config["INSTANCE_DIR"]) / "celerybeat-schedule")],
+    }
+    if config["MAIL_CAPTURE"]:
+        commands["mail"] = [str(bin_dir / "flask"), "--app", "wsgi", "devmail"]
+    processes = {name: subprocess.Popen(argv, start_new_session=True, env=os.environ.copy(),
+                                        preexec_fn=_die_with_parent)
+                 for name, argv in commands.items()}
+    click.echo(f"\n  Threadline is running at {config['BASE_URL']}/")
+    if config["MAIL_CAPTURE"]:
+        click.echo(f"  Mail is captured locally: read it at {config['BASE_URL']}/dev/mail/")
+    click.echo("  Press Ctrl-C to stop.\n")
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        while not stopping.is_set():
+            exited = [name for name, p in processes.items() if p.poll() is not None]
+            if exited:
+                click.echo(f"{', '.join(exited)} stopped; stopping the rest.", err=True)
+                break
+            stopping.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + 15
+        for process in processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -17,17 +17,25 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 
+def open_maildir(directory: str | Path) -> mailbox.Maildir:
+    """The Maildir at ``directory``, created with its tmp/new/cur folders if missing."""
+    path = Path(directory)
+    for sub in ("tmp", "new", "cur"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    return mailbox.Maildir(path, factory=None, create=False)
+
+
 class MaildirHandler:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        open_maildir(self.directory)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content = envelope.original_content or envelope.content
         if isinstance(content, str):
             content = content.encode("utf-8")
         header = "X-Envelope-To: " + ", ".join(envelope.rcpt_tos) + "\r\n"
-        mailbox.Maildir(self.directory, create=True).add(header.encode() + content)
+        open_maildir(self.directory).add(header.encode() + content)
         return "250 Message accepted for delivery"
 
 
@@ -76,10 +84,7 @@ class CapturedMessage:
 
 def read_messages(directory: str | Path) -> list[CapturedMessage]:
     """Every captured message, newest first."""
-    path = Path(directory)
-    if not path.exists():
-        return []
-    box = mailbox.Maildir(path, factory=None, create=False)
+    box = open_maildir(directory)
     messages = []
     for key in box.keys():
         try:
@@ -96,6 +101,4 @@ def read_message(directory: str | Path, key: str) -> CapturedMessage | None:
 
 
 def clear_messages(directory: str | Path) -> None:
-    path = Path(directory)
-    if path.exists():
-        mailbox.Maildir(path, create=False).clear()
+    open_maildir(directory).clear()

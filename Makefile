@@ -1,0 +1,51 @@
+# Threadline. `make run` serves the whole platform; `make test` runs the test suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := wsgi
+export PORT
+
+.PHONY: run test test-browser test-all install install-tests migrate seed messages clean
+
+$(BIN)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(BIN)/.installed-tests: $(BIN)/.installed tests/requirements.txt
+	$(BIN)/python -m pip install --quiet -r tests/requirements.txt
+	touch $@
+
+install: $(BIN)/.installed
+install-tests: $(BIN)/.installed-tests
+
+## run: install, migrate, seed demo content on an empty database, serve http://127.0.0.1:$(PORT)
+run: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo --if-empty
+	$(BIN)/flask embedded
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+seed: install
+	$(BIN)/flask seed-demo
+
+## test: the whole suite except the browser tests (SQLite; PostgreSQL and Redis with TEST_DATABASE_URL / TEST_REDIS_URL)
+test: install-tests
+	$(BIN)/python -m pytest tests --ignore=tests/browser
+
+## test-browser: Playwright driving Debian's Chromium (apt-get install chromium)
+test-browser: install-tests
+	$(BIN)/python -m pytest tests/browser
+
+test-all: test test-browser
+
+## messages: extract translatable strings into campaigns/translations/messages.pot
+messages: install
+	$(BIN)/pybabel extract -F campaigns/translations/babel.cfg -k _l -k lazy_gettext -o campaigns/translations/messages.pot .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache
