@@ -165,4 +165,6 @@ class TestingConfig(Config):
     SECRET_KEY = "test-secret-key-not-for-production"
     RATELIMIT_ENABLED = False
     SESSION_COOKIE_SECURE = False
+    #: the tests send real SMTP to an aiosmtpd sink (Flask-Mail would suppress it)
+    MAIL_SUPPRESS_SEND = False
     BROKER_POLLING_INTERVAL = 0.05

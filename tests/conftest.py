@@ -1,0 +1,186 @@
+"""Fixtures shared by every test.
+
+The suite runs on SQLite with a SQLite-backed Celery broker by default, and against
+PostgreSQL and Redis when TEST_DATABASE_URL and TEST_REDIS_URL are set. Mail goes to a
+real aiosmtpd server; tasks run in a real Celery worker (in a thread of this process).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select, text
+
+from campaigns import create_app
+from campaigns.core.db import db, utcnow
+from campaigns.core.extensions import limiter
+from campaigns.devmail.capture import start_capture
+from campaigns.petitions.models import Campaign, CampaignStatus, CampaignTarget
+from campaigns.targets.models import Contact, Target, TargetKind
+from config import TestingConfig, database_url
+from tests.helpers import Mailbox, csrf_token, free_port
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def mail_sink(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("mail")
+    port = free_port()
+    controller = start_capture(directory, port=port)
+    yield Mailbox(directory, port)
+    controller.stop()
+
+
+def reset_database(url: str) -> None:
+    """An empty database, so that the migrations build the whole schema."""
+    if url.startswith("postgresql"):
+        from sqlalchemy import create_engine
+
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, mail_sink):
+    root = tmp_path_factory.mktemp("threadline")
+    db_url = database_url(TEST_DATABASE_URL or f"sqlite:///{root / 'test.sqlite'}")
+    broker_url = TEST_REDIS_URL or f"sqla+sqlite:///{root / 'broker.sqlite'}"
+    if TEST_REDIS_URL:
+        import redis
+
+        redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    reset_database(db_url)
+    app = create_app(
+        TestingConfig,
+        INSTANCE_DIR=root,
+        SQLALCHEMY_DATABASE_URI=db_url,
+        CELERY_BROKER_URL=broker_url,
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=mail_sink.port,
+        MAIL_CAPTURE=True,
+        MAIL_CAPTURE_DIR=str(mail_sink.directory),
+        BASE_URL="http://threadline.test",
+        RATELIMIT_STORAGE_URI=TEST_REDIS_URL or "memory://",
+    )
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture(scope="session")
+def celery_worker(app):
+    """A real Celery worker consuming from the configured broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(app.extensions["celery"], pool="solo", perform_ping_check=False,
+                      shutdown_timeout=30, loglevel="WARNING"):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def app_context(app):
+    """Each test runs in an app context of its own and leaves empty tables behind."""
+    with app.app_context():
+        yield
+        db.session.remove()
+    with app.app_context():
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+        db.session.remove()
+    if limiter.enabled:
+        limiter.reset()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def fresh() -> None:
+    """Forget what this test's session has loaded, to read what requests committed."""
+    db.session.rollback()
+    db.session.expire_all()
+
+
+@pytest.fixture
+def make_target():
+    def make(slug: str = "acme-sportswear", name: str = "Acme Sportswear",
+             kind: TargetKind = TargetKind.BRAND) -> Target:
+        target = Target(slug=slug, name=name, kind=kind, country="DE")
+        target.contacts = [Contact(name="Chief", role="Chief Executive Officer",
+                                   email=f"ceo@{slug}.example", email_public=False)]
+        db.session.add(target)
+        db.session.commit()
+        return target
+
+    return make
+
+
+@pytest.fixture
+def make_campaign(make_target):
+    counter = iter(range(1, 10_000))
+
+    def make(slug: str | None = None, status: CampaignStatus = CampaignStatus.LIVE,
+             targets: list[Target] | None = None, **fields) -> Campaign:
+        n = next(counter)
+        slug = slug or f"campaign-{n}"
+        if targets is None:
+            targets = [make_target(slug=f"brand-{slug}", name=f"Brand of {slug}")]
+        campaign = Campaign(
+            slug=slug, title=fields.pop("title", f"Reinstate the union leaders ({n})"),
+            summary=fields.pop("summary", "Fourteen union leaders were dismissed."),
+            story=fields.pop("story", "The workers **asked** us to launch this appeal."),
+            goal=fields.pop("goal", 100), status=status,
+            launched_at=utcnow() - timedelta(days=1), **fields,
+        )
+        campaign.targets = [CampaignTarget(target=t, ask=f"Reinstate them, {t.name}.", position=i)
+                            for i, t in enumerate(targets)]
+        db.session.add(campaign)
+        db.session.commit()
+        return campaign
+
+    return make
+
+
+@pytest.fixture
+def campaign(make_campaign):
+    return make_campaign()
+
+
+@pytest.fixture
+def sign(client):
+    """Sign a campaign through its page, as a browser would."""
+
+    def do_sign(campaign: Campaign, **fields):
+        page = client.get(f"/c/{campaign.slug}")
+        data = {"csrf_token": csrf_token(page.get_data(as_text=True)),
+                "first_name": "Rosa", "last_name": "Luna", "email": "rosa@example.org",
+                "country": "BD", **fields}
+        data = {k: v for k, v in data.items() if v is not None}
+        return client.post(f"/c/{campaign.slug}/sign", data=data)
+
+    return do_sign
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app served over real HTTP by a threaded server, for concurrency tests."""
+    from werkzeug.serving import make_server
+
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
