@@ -7,7 +7,7 @@ from typing import Any, Callable
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -47,6 +47,15 @@ class Base(DeclarativeBase):
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: UTCDateTime()},
     )
+
+    @declared_attr.directive
+    def __table_args__(cls) -> dict:
+        return NEVER_REUSE_IDS
+
+
+#: SQLite reuses the ids of deleted rows unless told not to; ids appear in signed links
+#: and task arguments, so an id must name one row forever (PostgreSQL never reuses them).
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
 
 
 db = SQLAlchemy(model_class=Base)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import mailbox
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -34,7 +35,8 @@ class MaildirHandler:
         content = envelope.original_content or envelope.content
         if isinstance(content, str):
             content = content.encode("utf-8")
-        header = "X-Envelope-To: " + ", ".join(envelope.rcpt_tos) + "\r\n"
+        header = (f"X-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
+                  f"X-Captured-At: {time.time_ns()}\r\n")
         open_maildir(self.directory).add(header.encode() + content)
         return "250 Message accepted for delivery"
 
@@ -61,6 +63,14 @@ class CapturedMessage:
     @property
     def sender(self) -> str:
         return str(self.message["From"] or "")
+
+    @property
+    def captured_at(self) -> int:
+        """When the capture received it, in nanoseconds (orders messages of the same second)."""
+        try:
+            return int(str(self.message["X-Captured-At"]))
+        except (TypeError, ValueError):
+            return 0
 
     @property
     def date(self):
@@ -93,7 +103,7 @@ def read_messages(directory: str | Path) -> list[CapturedMessage]:
             continue
         parsed = email.message_from_bytes(raw, policy=default_policy)
         messages.append(CapturedMessage(key=key, message=parsed))
-    return sorted(messages, key=lambda m: (m.date is not None, m.date, m.key), reverse=True)
+    return sorted(messages, key=lambda m: m.captured_at, reverse=True)
 
 
 def read_message(directory: str | Path, key: str) -> CapturedMessage | None:

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from campaigns.core.db import TimestampMixin, db, enum_column, utcnow
+from campaigns.core.db import NEVER_REUSE_IDS, TimestampMixin, db, enum_column, utcnow
 from campaigns.targets.models import Target
 
 
@@ -103,7 +103,7 @@ class CampaignTarget(db.Model):
     """A target of a campaign and the ask to it (the workers' demands for this target)."""
 
     __tablename__ = "campaign_target"
-    __table_args__ = (UniqueConstraint("campaign_id", "target_id"),)
+    __table_args__ = (UniqueConstraint("campaign_id", "target_id"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from campaigns.core.db import db, enum_column, utcnow
+from campaigns.core.db import NEVER_REUSE_IDS, db, enum_column, utcnow
 from campaigns.petitions.models import Campaign
 from campaigns.supporters.models import Supporter
 
@@ -30,6 +30,7 @@ class Signature(db.Model):
         # one signature per person per campaign; the backstop against races
         UniqueConstraint("campaign_id", "supporter_id"),
         Index("ix_signature_campaign_state_confirmed", "campaign_id", "state", "confirmed_at"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,8 +1,8 @@
 """foundation: targets, campaigns, supporters, signatures, outbox
 
-Revision ID: 2b3f4c437863
+Revision ID: fdda78a96522
 Revises: 
-Create Date: 2026-11-25 08:53:40.519787
+Create Date: 2026-11-25 09:05:35.576042
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '2b3f4c437863'
+revision = 'fdda78a96522'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -34,7 +34,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign')),
-    sa.UniqueConstraint('slug', name=op.f('uq_campaign_slug'))
+    sa.UniqueConstraint('slug', name=op.f('uq_campaign_slug')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('campaign', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_campaign_status'), ['status'], unique=False)
@@ -55,7 +56,8 @@ def upgrade():
     sa.Column('message_id', sa.String(length=255), nullable=True),
     sa.Column('last_error', sa.String(length=500), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outgoing_email'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outgoing_email')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('outgoing_email', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outgoing_email_next_attempt_at'), ['next_attempt_at'], unique=False)
@@ -72,7 +74,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_supporter')),
-    sa.UniqueConstraint('canonical_email', name=op.f('uq_supporter_canonical_email'))
+    sa.UniqueConstraint('canonical_email', name=op.f('uq_supporter_canonical_email')),
+    sqlite_autoincrement=True
     )
     op.create_table('target',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -85,7 +88,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_target')),
-    sa.UniqueConstraint('slug', name=op.f('uq_target_slug'))
+    sa.UniqueConstraint('slug', name=op.f('uq_target_slug')),
+    sqlite_autoincrement=True
     )
     op.create_table('campaign_target',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -96,7 +100,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_campaign_target_campaign_id_campaign'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['target_id'], ['target.id'], name=op.f('fk_campaign_target_target_id_target'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_target')),
-    sa.UniqueConstraint('campaign_id', 'target_id', name=op.f('uq_campaign_target_campaign_id_target_id'))
+    sa.UniqueConstraint('campaign_id', 'target_id', name=op.f('uq_campaign_target_campaign_id_target_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('campaign_target', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_campaign_target_target_id'), ['target_id'], unique=False)
@@ -112,7 +117,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_consent_campaign_id_campaign'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['supporter_id'], ['supporter.id'], name=op.f('fk_consent_supporter_id_supporter'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_consent'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consent')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('consent', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_consent_supporter_id'), ['supporter_id'], unique=False)
@@ -128,7 +134,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['target_id'], ['target.id'], name=op.f('fk_contact_target_id_target'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_contact'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contact')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('contact', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contact_target_id'), ['target_id'], unique=False)
@@ -147,7 +154,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_signature_campaign_id_campaign'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['supporter_id'], ['supporter.id'], name=op.f('fk_signature_supporter_id_supporter'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_signature')),
-    sa.UniqueConstraint('campaign_id', 'supporter_id', name=op.f('uq_signature_campaign_id_supporter_id'))
+    sa.UniqueConstraint('campaign_id', 'supporter_id', name=op.f('uq_signature_campaign_id_supporter_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('signature', schema=None) as batch_op:
         batch_op.create_index('ix_signature_campaign_state_confirmed', ['campaign_id', 'state', 'confirmed_at'], unique=False)
@@ -159,7 +167,8 @@ def upgrade():
     sa.Column('delta', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_signature_count_change_campaign_id_campaign'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_signature_count_change'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_signature_count_change')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('signature_count_change', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_signature_count_change_campaign_id'), ['campaign_id'], unique=False)
