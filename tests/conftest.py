@@ -103,6 +103,25 @@ def app_context(app):
 
 
 @pytest.fixture
+def other_app(app, tmp_path):
+    """Build a second, differently configured app (e.g. with a database that is down).
+
+    Celery makes the newest app the current one; the suite's app is made current again
+    so that tasks keep running against the suite's database.
+    """
+    def build(**overrides):
+        settings = {"INSTANCE_DIR": tmp_path, "CELERY_BROKER_URL": app.config["CELERY_BROKER_URL"],
+                    "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], **overrides}
+        other = create_app(TestingConfig, **settings)
+        celery = app.extensions["celery"]
+        celery.set_current()
+        celery.set_default()
+        return other
+
+    return build
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -61,7 +61,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_outage(exc: OperationalError):
         log.error("database unavailable: %s", exc.__class__.__name__)
-        return error_response(503, messages[503]), 503, {"Retry-After": "30"}
+        body, status = error_response(503, messages[503])
+        return body, status, {"Retry-After": "30"}
 
     @app.errorhandler(InternalServerError)
     def server_error(exc: HTTPException):

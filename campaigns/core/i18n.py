@@ -1,7 +1,7 @@
 """Languages: choosing the reader's locale and what templates need for it."""
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import format_date, format_decimal, get_locale
 
 from campaigns.core.countries import country_name
@@ -10,6 +10,9 @@ from campaigns.core.urls import external_url, static_url
 
 
 def select_locale() -> str | None:
+    """The reader's language from the request; the default outside a request (tasks, CLI)."""
+    if not has_request_context():
+        return None
     return request.accept_languages.best_match(current_app.config["LANGUAGES"])
 
 

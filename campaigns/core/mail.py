@@ -125,13 +125,17 @@ def check_header(value: str) -> str:
 
 def send_now(email: OutgoingEmail) -> str:
     """Hand one email to the SMTP server; returns its Message-ID."""
-    message = Message(
-        subject=check_header(email.subject),
-        recipients=[check_header(email.to_address)],
-        body=email.text_body,
-        html=email.html_body,
-        extra_headers={check_header(k): check_header(v) for k, v in (email.headers or {}).items()},
-    )
+    try:
+        message = Message(
+            subject=check_header(email.subject),
+            recipients=[check_header(email.to_address)],
+            body=email.text_body,
+            html=email.html_body,
+            extra_headers={check_header(k): check_header(v)
+                           for k, v in (email.headers or {}).items()},
+        )
+    except ValueError as exc:  # a line break in a header would let it add headers
+        raise PermanentFailure(str(exc)) from exc
     try:
         mail.send(message)
     except smtplib.SMTPAuthenticationError as exc:  # our configuration, not the message

@@ -1,0 +1,67 @@
+"""The platform's own doors: health, outages, migrations, error pages."""
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from campaigns.core.db import db
+
+
+def test_healthz_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "ok"
+    assert response.get_json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_healthz_names_an_unreachable_broker(app, client, monkeypatch):
+    celery = app.extensions["celery"]
+    monkeypatch.setattr(celery.conf, "broker_write_url", "redis://127.0.0.1:1/0")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unavailable" and body["failing"] == ["broker"]
+    assert body["checks"]["database"] == "ok"
+
+
+@pytest.fixture
+def app_without_database(other_app):
+    """The same platform configured with a database server that does not answer."""
+    broken = other_app(
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://postgres@127.0.0.1:1/test",
+        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}},
+    )
+    broken.config["PROPAGATE_EXCEPTIONS"] = False
+    return broken
+
+
+def test_database_outage_is_a_clean_503(app_without_database):
+    client = app_without_database.test_client()
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.get_json()["failing"] == ["database"]
+
+    page = client.get("/")
+    assert page.status_code == 503
+    text = page.get_data(as_text=True)
+    assert "briefly unavailable" in text
+    assert "psycopg" not in text and "127.0.0.1" not in text and "Traceback" not in text
+    assert page.headers["Retry-After"] == "30"
+
+    api = client.get("/api/v1/campaigns")
+    assert api.status_code == 503 and api.is_json and "psycopg" not in api.get_data(as_text=True)
+
+
+def test_migrations_build_exactly_the_models(app):
+    """The schema the migrations built (for this suite) is the one the models describe."""
+    with db.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+    assert diff == []
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "We could not find that page." in response.get_data(as_text=True)
+    assert response.mimetype == "text/html"
