@@ -61,14 +61,19 @@ def persistent_secret_key(instance_dir: Path) -> str:
     sessions and emailed links valid across restarts without a configured secret.
     """
     key_file = instance_dir / "secret_key"
-    if key_file.exists():
-        return key_file.read_text().strip()
-    instance_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+    if not key_file.exists():
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        draft = instance_dir / f".secret_key.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, key_file)  # atomic: of processes starting together, one key wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return key_file.read_text().strip()
 
 
 class Config:
@@ -116,7 +121,8 @@ class Config:
     # Abuse
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
-    RATELIMIT_HEADERS_ENABLED = True
+    #: say nothing about limits: attackers should learn as little as possible
+    RATELIMIT_HEADERS_ENABLED = False
     SIGN_RATE_LIMIT = os.environ.get("SIGN_RATE_LIMIT", "20/minute;200/hour")
     TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
 
@@ -128,7 +134,7 @@ class Config:
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
 
     # Languages offered; the first is the default.
-    LANGUAGES = os.environ.get("LANGUAGES", "en").split(",")
+    LANGUAGES = [code.strip() for code in os.environ.get("LANGUAGES", "en").split(",") if code.strip()]
     BABEL_DEFAULT_LOCALE = LANGUAGES[0]
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "campaigns" / "translations")
 

@@ -23,14 +23,13 @@ from typing import Any
 
 from celery import shared_task
 from flask import Flask, current_app
-from flask_mail import Message
+from flask_mail import Connection, Message
 from jinja2 import FileSystemLoader
 from sqlalchemy import JSON, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.core.celery import enqueue
 from campaigns.core.db import after_commit, db, enum_column, utcnow
-from campaigns.core.extensions import mail
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +116,23 @@ def queue_email(kind: str, to: str, template: str, headers: dict[str, str] | Non
     return email
 
 
+class TimedConnection(Connection):
+    """Flask-Mail's SMTP connection with a timeout, so a hung server cannot hold a worker."""
+
+    def configure_host(self):
+        timeout = current_app.config["MAIL_TIMEOUT"]
+        state = self.mail
+        if state.use_ssl:
+            host = smtplib.SMTP_SSL(state.server, state.port, timeout=timeout)
+        else:
+            host = smtplib.SMTP(state.server, state.port, timeout=timeout)
+        if state.use_tls:
+            host.starttls()
+        if state.username and state.password:
+            host.login(state.username, state.password)
+        return host
+
+
 def check_header(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise ValueError("header value contains a line break")
@@ -137,7 +153,8 @@ def send_now(email: OutgoingEmail) -> str:
     except ValueError as exc:  # a line break in a header would let it add headers
         raise PermanentFailure(str(exc)) from exc
     try:
-        mail.send(message)
+        with TimedConnection(current_app.extensions["mail"]) as connection:
+            connection.send(message)
     except smtplib.SMTPAuthenticationError as exc:  # our configuration, not the message
         raise TemporaryFailure(str(exc)) from exc
     except smtplib.SMTPRecipientsRefused as exc:

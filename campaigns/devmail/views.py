@@ -22,6 +22,8 @@ URL = re.compile(r"https?://[^\s<>\"')\]]+")
 def only_from_this_machine():
     if current_app.testing:
         return
+    if request.headers.get("X-Forwarded-For") or request.headers.get("Forwarded"):
+        abort(404)  # came through a proxy, so not from this machine's own browser
     try:
         loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:

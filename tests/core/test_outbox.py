@@ -1,6 +1,7 @@
 """The outbox: mail is never lost and never sent twice, whatever SMTP does."""
 from __future__ import annotations
 
+import socket
 import threading
 from datetime import timedelta
 
@@ -29,8 +30,8 @@ def smtp_port(app):
     state.port = original
 
 
-def queue(to: str = "worker@example.org", **headers) -> int:
-    email = queue_email("test", to, "signatures/already_signed", headers=headers or None,
+def queue(to: str = "worker@example.org") -> int:
+    email = queue_email("test", to, "signatures/already_signed",
                         first_name="Sam", campaign=type("C", (), {"title": "Pay the workers"}),
                         campaign_url="http://threadline.test/c/x")
     db.session.commit()
@@ -85,13 +86,22 @@ class Refusing:
         return "550 5.1.1 No such mailbox"
 
 
+def left_by_an_outage(to: str, **fields) -> int:
+    """An outbox row with no task queued for it, as a broker outage leaves it."""
+    email = OutgoingEmail(kind="test", to_address=to, subject="Hello", text_body="Hello.",
+                          **fields)
+    db.session.add(email)
+    db.session.commit()
+    return email.id
+
+
 def test_a_permanent_refusal_is_recorded_and_not_retried(smtp_port):
     port = free_port()
     controller = Controller(Refusing(), hostname="127.0.0.1", port=port)
     controller.start()
     smtp_port(port)
     try:
-        email_id = queue("gone@example.org")
+        email_id = left_by_an_outage("gone@example.org")
         assert deliver_email(email_id) == "failed"
     finally:
         controller.stop()
@@ -103,13 +113,9 @@ def test_a_permanent_refusal_is_recorded_and_not_retried(smtp_port):
 
 
 def test_the_same_email_delivered_by_many_tasks_at_once_arrives_once(mail_sink):
-    # A row as a broker outage leaves it (no task queued), then six deliveries at once,
-    # as duplicate tasks from the sweep and a re-delivered message would run.
-    email = OutgoingEmail(kind="test", to_address="once@example.org", subject="Once",
-                          text_body="Only once.")
-    db.session.add(email)
-    db.session.commit()
-    email_id = email.id
+    # Six deliveries at once, as duplicate tasks from the sweep and a re-delivered
+    # message would run.
+    email_id = left_by_an_outage("once@example.org")
     barrier = threading.Barrier(6)
     results = []
 
@@ -128,7 +134,8 @@ def test_the_same_email_delivered_by_many_tasks_at_once_arrives_once(mail_sink):
 
 
 def test_a_line_break_in_a_header_is_refused(mail_sink):
-    email_id = queue("inject@example.org", **{"X-Campaign": "x\r\nBcc: victim@example.org"})
+    email_id = left_by_an_outage("inject@example.org",
+                                 headers={"X-Campaign": "x\r\nBcc: victim@example.org"})
     assert deliver_email(email_id) == "failed"
     assert "line break" in outbox(email_id).last_error
     assert mail_sink.messages("victim@example.org") == []
@@ -141,3 +148,19 @@ def test_nothing_is_queued_when_the_transaction_rolls_back():
     db.session.rollback()
     fresh()
     assert db.session.scalars(select(OutgoingEmail)).all() == []
+
+
+def test_a_hung_smtp_server_is_a_temporary_failure(app, smtp_port):
+    with socket.socket() as silent:  # accepts connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        smtp_port(silent.getsockname()[1])
+        app.config["MAIL_TIMEOUT"] = 1
+        try:
+            email_id = left_by_an_outage("hung@example.org")
+            assert deliver_email(email_id) == "retry"
+        finally:
+            app.config["MAIL_TIMEOUT"] = 30
+    email = outbox(email_id)
+    assert email.state == EmailState.QUEUED and email.attempts == 1
+    assert "timed out" in email.last_error
