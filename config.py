@@ -5,23 +5,35 @@ Every setting is read from the environment and has an embedded default, so that
 a local mail capture) and a production deployment is configured by environment
 variables alone (PostgreSQL, Redis, a real SMTP server).
 
-| variable              | embedded default                              |
-|-----------------------|-----------------------------------------------|
-| SECRET_KEY            | random, kept in instance/secret_key           |
-| DATABASE_URL          | sqlite:///instance/threadline.sqlite          |
-| CELERY_BROKER_URL     | sqla+sqlite:///instance/broker.sqlite         |
-| MAIL_SERVER           | unset: mail goes to the local capture         |
-| MAIL_PORT             | 1025 (the capture) or 25                      |
-| MAIL_USE_TLS          | false                                         |
-| MAIL_USE_SSL          | false                                         |
-| MAIL_USERNAME         | unset                                         |
-| MAIL_PASSWORD         | unset                                         |
-| MAIL_DEFAULT_SENDER   | Threadline <no-reply@threadline.localhost>    |
-| BASE_URL              | http://127.0.0.1:$PORT                        |
-| PORT                  | 5000                                          |
-| RATELIMIT_STORAGE_URI | memory:// (use redis://... in production)     |
-| TRUSTED_PROXY_HOPS    | 0 (set to the number of proxies in front)     |
-| SESSION_COOKIE_SECURE | true unless BASE_URL is http://               |
+| variable                  | embedded default                                  |
+|---------------------------|---------------------------------------------------|
+| SECRET_KEY                | random, kept in instance/secret_key               |
+| DATABASE_URL              | sqlite:///instance/threadline.sqlite              |
+| CELERY_BROKER_URL         | sqla+sqlite:///instance/broker.sqlite             |
+| BROKER_VISIBILITY_TIMEOUT | 3600 (Redis only)                                 |
+| BROKER_POLLING_INTERVAL   | 0.5 (SQLite broker only)                          |
+| MAIL_SERVER               | unset: mail goes to the local capture             |
+| MAIL_PORT                 | 1025 (the capture) or 25                          |
+| MAIL_USE_TLS, MAIL_USE_SSL| false                                             |
+| MAIL_USERNAME, _PASSWORD  | unset                                             |
+| MAIL_DEFAULT_SENDER       | Threadline <no-reply@threadline.localhost>        |
+| MAIL_TIMEOUT              | 30 seconds                                        |
+| MAIL_CAPTURE_DIR          | instance/mail                                     |
+| BASE_URL                  | http://127.0.0.1:$PORT                            |
+| PORT                      | 5000                                              |
+| INSTANCE_PATH             | instance/                                         |
+| SITE_NAME                 | Threadline                                        |
+| CONFIRMATION_MAX_AGE      | 1209600 (14 days)                                 |
+| SIGNATURE_EMAIL_INTERVAL  | 600                                               |
+| COUNTER_FLUSH_SECONDS     | 5                                                 |
+| EMAIL_CHECK_DELIVERABILITY| false (true: look up the domain's mail servers)   |
+| RATELIMIT_ENABLED         | true                                              |
+| RATELIMIT_STORAGE_URI     | memory:// (use redis://... in production)         |
+| SIGN_RATE_LIMIT           | 20/minute;200/hour                                |
+| TRUSTED_PROXY_HOPS        | 0 (set to the number of proxies in front)         |
+| SESSION_COOKIE_SECURE     | true unless BASE_URL is http://                   |
+| MAX_CONTENT_LENGTH        | 2097152                                           |
+| LANGUAGES                 | en                                                |
 """
 from __future__ import annotations
 
@@ -107,6 +119,8 @@ class Config:
     #: where the local capture keeps what it receives (a Maildir)
     MAIL_CAPTURE_DIR = os.environ.get("MAIL_CAPTURE_DIR", str(INSTANCE_DIR / "mail"))
 
+    #: look up the domain's mail servers when validating addresses (off: no DNS in tests)
+    EMAIL_CHECK_DELIVERABILITY = env_bool("EMAIL_CHECK_DELIVERABILITY")
     BASE_URL = os.environ.get("BASE_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
     SITE_NAME = os.environ.get("SITE_NAME", "Threadline")
 

@@ -47,7 +47,7 @@ def valid_email(form: FlaskForm, field: EmailField) -> None:
     try:
         result = validate_email(
             field.data or "",
-            check_deliverability=current_app.config.get("EMAIL_CHECK_DELIVERABILITY", False),
+            check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"],
         )
     except EmailNotValidError:
         raise ValidationError(_l("Please enter a valid email address.")) from None
