@@ -7,13 +7,13 @@ from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from campaigns.core.extensions import csrf, limiter
+from campaigns.core.extensions import csrf
 from campaigns.core.urls import external_url
 from campaigns.petitions.models import Campaign
 from campaigns.petitions.operations import find_visible_campaign, listed_campaigns
 from campaigns.signatures import operations
 from campaigns.signatures.forms import SignatureForm
-from campaigns.signatures.views import sign_rate_limit, signature_request_from
+from campaigns.signatures.views import sign_limit, signature_request_from
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Token-less public API: it sets no cookies and reads none, so there is nothing to forge.
@@ -84,7 +84,7 @@ def form_data_from_json(payload: Any) -> tuple[MultiDict | None, dict[str, list[
 
 
 @bp.post("/campaigns/<slug>/signatures")
-@limiter.limit(sign_rate_limit)
+@sign_limit
 def create_signature(slug: str):
     campaign = find_visible_campaign(slug)
     if campaign is None:

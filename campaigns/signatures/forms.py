@@ -60,15 +60,19 @@ def strip(value: str | None) -> str | None:
 
 class SignatureForm(FlaskForm):
     first_name = StringField(_l("First name"), filters=[strip],
-                             validators=[DataRequired(), Length(max=50), plain_name],
+                             validators=[DataRequired(_l("Enter your first name.")), Length(max=50),
+                                         plain_name],
                              render_kw={"autocomplete": "given-name"})
     last_name = StringField(_l("Last name"), filters=[strip],
-                            validators=[DataRequired(), Length(max=80), plain_name],
+                            validators=[DataRequired(_l("Enter your last name.")), Length(max=80),
+                                        plain_name],
                             render_kw={"autocomplete": "family-name"})
     email = EmailField(_l("Email"), filters=[strip],
-                       validators=[DataRequired(), Length(max=254), valid_email],
+                       validators=[DataRequired(_l("Enter your email address.")), Length(max=254),
+                                   valid_email],
                        render_kw={"autocomplete": "email"})
-    country = SelectField(_l("Country"), validators=[DataRequired(), known_country],
+    country = SelectField(_l("Country"),
+                          validators=[DataRequired(_l("Choose your country.")), known_country],
                           validate_choice=False, render_kw={"autocomplete": "country"})
     postcode = StringField(_l("Postcode (optional)"), filters=[strip],
                            validators=[Optional(), Length(max=16)],
@@ -85,7 +89,8 @@ class SignatureForm(FlaskForm):
 
 class ResendForm(FlaskForm):
     email = EmailField(_l("Email"), filters=[strip],
-                       validators=[DataRequired(), Length(max=254), valid_email])
+                       validators=[DataRequired(_l("Enter your email address.")), Length(max=254),
+                                   valid_email])
 
 
 class ConfirmForm(FlaskForm):

@@ -25,6 +25,10 @@ def sign_rate_limit() -> str:
     return current_app.config["SIGN_RATE_LIMIT"]
 
 
+#: one budget per client address for every way of signing (form, resend, API)
+sign_limit = limiter.shared_limit(sign_rate_limit, scope="sign")
+
+
 def signature_request_from(form: SignatureForm, source: str) -> SignatureRequest:
     return SignatureRequest(
         first_name=form.first_name.data, last_name=form.last_name.data,
@@ -36,7 +40,7 @@ def signature_request_from(form: SignatureForm, source: str) -> SignatureRequest
 
 
 @bp.post("/c/<slug>/sign")
-@limiter.limit(sign_rate_limit)
+@sign_limit
 def sign(slug: str):
     campaign = visible_campaign_or_404(slug)
     form = SignatureForm()
@@ -59,7 +63,7 @@ def thanks(slug: str):
 
 
 @bp.post("/c/<slug>/resend")
-@limiter.limit(sign_rate_limit)
+@sign_limit
 def resend(slug: str):
     campaign = visible_campaign_or_404(slug)
     form = ResendForm()

@@ -134,7 +134,7 @@ def test_repeated_signing_does_not_mail_bomb(campaign, sign):
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("first_name", "", "This field is required."),
+    ("first_name", "", "Enter your first name."),
     ("first_name", "x" * 51, "Field cannot be longer than 50 characters."),
     ("first_name", "http://spam.example", "Please enter a name, not a web address."),
     ("last_name", "buy-pills.com", "Please enter a name, not a web address."),
@@ -142,9 +142,9 @@ def test_repeated_signing_does_not_mail_bomb(campaign, sign):
     ("last_name", "@SUM(A1)", "A name cannot start with = + - or @."),
     ("last_name", "-2+3", "A name cannot start with = + - or @."),
     ("email", "not-an-email", "Please enter a valid email address."),
-    ("email", "", "This field is required."),
+    ("email", "", "Enter your email address."),
     ("country", "XX", "Please choose a country from the list."),
-    ("country", "", "This field is required."),
+    ("country", "", "Choose your country."),
     ("comment", "y" * 501, "Field cannot be longer than 500 characters."),
 ])
 def test_invalid_input_is_explained_and_nothing_is_stored(campaign, sign, field, value, message):
@@ -221,3 +221,17 @@ def test_canonical_email():
     assert canonical_email("J.Doe+news@GoogleMail.com") == "jdoe@gmail.com"
     assert canonical_email("j.doe+x@Example.ORG") == "j.doe@example.org"
     assert canonical_email("plain@example.org") == "plain@example.org"
+
+
+def test_signing_is_rate_limited_per_address(app, client, campaign, sign):
+    app.config["SIGN_RATE_LIMIT"] = "3/minute"
+    try:
+        statuses = [sign(campaign, email=f"flood{i}@example.org").status_code for i in range(5)]
+        api = client.post(f"/api/v1/campaigns/{campaign.slug}/signatures",
+                          json={"first_name": "A", "last_name": "B", "email": "x@example.org",
+                                "country": "DE"})
+    finally:
+        app.config["SIGN_RATE_LIMIT"] = "10000/minute"
+    assert statuses == [303, 303, 303, 429, 429]
+    assert api.status_code == 429 and api.is_json
+    assert count(Signature) == 3
