@@ -30,6 +30,9 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | RATELIMIT_ENABLED         | true                                              |
 | RATELIMIT_STORAGE_URI     | memory:// (use redis://... in production)         |
 | SIGN_RATE_LIMIT           | 20/minute;200/hour                                |
+| LOGIN_RATE_LIMIT          | 30/minute;200/hour (per client address)           |
+| LOGIN_ACCOUNT_RATE_LIMIT  | 10/minute;50/hour (per account)                   |
+| PASSWORD_RESET_MAX_AGE    | 3600                                              |
 | TRUSTED_PROXY_HOPS        | 0 (set to the number of proxies in front)         |
 | SESSION_COOKIE_SECURE     | true unless BASE_URL is http://                   |
 | MAX_CONTENT_LENGTH        | 2097152                                           |
@@ -139,6 +142,11 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = False
     SIGN_RATE_LIMIT = os.environ.get("SIGN_RATE_LIMIT", "20/minute;200/hour")
     TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
+    #: sign-in attempts per client address, and per account
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "30/minute;200/hour")
+    LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "10/minute;50/hour")
+    #: how long an emailed password-reset link stays valid
+    PASSWORD_RESET_MAX_AGE = env_int("PASSWORD_RESET_MAX_AGE", 3600)
 
     # Cookies
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not BASE_URL.startswith("http://"))
@@ -185,6 +193,7 @@ class TestingConfig(Config):
     SECRET_KEY = "test-secret-key-not-for-production"
     # Limits stay on (tests lower them where they test them); high enough for the rest.
     SIGN_RATE_LIMIT = "10000/minute"
+    LOGIN_RATE_LIMIT = LOGIN_ACCOUNT_RATE_LIMIT = "10000/minute"
     SESSION_COOKIE_SECURE = False
     #: the tests send real SMTP to an aiosmtpd sink (Flask-Mail would suppress it)
     MAIL_SUPPRESS_SEND = False

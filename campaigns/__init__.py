@@ -32,7 +32,7 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     from campaigns.core import errors, mail, security
     from campaigns.core.celery import celery_init_app
     from campaigns.core.db import init_request_boundary
-    from campaigns.core.extensions import babel, csrf, db, limiter, migrate
+    from campaigns.core.extensions import babel, csrf, db, limiter, login_manager, migrate
     from campaigns.core.extensions import mail as flask_mail
     from campaigns.core.i18n import init_templates, select_locale
 
@@ -41,6 +41,7 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     flask_mail.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     celery_init_app(app)
     mail.init_app(app)
@@ -50,6 +51,8 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     init_templates(app)
 
     from campaigns import models  # noqa: F401  (every model, for Alembic and relationships)
+    from campaigns.accounts.views import bp as accounts_bp
+    from campaigns.admin.views import bp as admin_bp
     from campaigns.api.views import bp as api_bp
     from campaigns.core.health import bp as health_bp
     from campaigns.petitions.views import bp as petitions_bp
@@ -59,6 +62,8 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(signatures_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(admin_bp)
     if app.config["MAIL_CAPTURE"]:
         from campaigns.devmail.views import bp as devmail_bp
 

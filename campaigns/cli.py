@@ -22,6 +22,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(devmail)
     app.cli.add_command(counts)
     app.cli.add_command(embedded)
+    app.cli.add_command(users)
 
 
 @click.command("seed-demo")
@@ -120,6 +121,11 @@ def embedded() -> None:
     click.echo(f"\n  Threadline is running at {config['BASE_URL']}/")
     if config["MAIL_CAPTURE"]:
         click.echo(f"  Mail is captured locally: read it at {config['BASE_URL']}/dev/mail/")
+    logins = Path(config["INSTANCE_DIR"]) / "demo-logins.txt"
+    if logins.exists():
+        click.echo(f"  Campaign workspace: {config['BASE_URL']}/login  (demo accounts, from {logins}):")
+        click.echo(logins.read_text().rstrip())
+        click.echo("  The admin account asks you to set up an authenticator app first.")
     click.echo("  Press Ctrl-C to stop.\n")
 
     stopping = threading.Event()
@@ -143,3 +149,43 @@ def embedded() -> None:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@click.group("users")
+def users() -> None:
+    """Campaigner accounts."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default=None, help="Defaults to the part of the email before @.")
+@click.option("--role", type=click.Choice(["viewer", "campaigner", "admin"]), default="campaigner",
+              show_default=True)
+@click.option("--organisation", default=None, help="Limit a campaigner to this organisation's campaigns.")
+@with_appcontext
+def users_create(email: str, name: str | None, role: str, organisation: str | None) -> None:
+    """Create an account. The password is read from a prompt, or from stdin when piped."""
+    from campaigns.accounts.models import Organisation, Role
+    from campaigns.accounts.operations import WeakPassword, create_campaigner, find_campaigner
+
+    if find_campaigner(email):
+        raise click.ClickException(f"{email} already has an account.")
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    org = None
+    if organisation:
+        org = db.session.scalars(select(Organisation).filter_by(name=organisation)).first()
+        if org is None:
+            org = Organisation(name=organisation)
+            db.session.add(org)
+    try:
+        campaigner = create_campaigner(email=email, name=name or email.split("@")[0],
+                                       password=password, role=Role(role), organisation=org)
+    except WeakPassword as exc:
+        raise click.ClickException(f"The password is too weak: use {exc}.") from None
+    db.session.commit()
+    click.echo(f"Created {campaigner.role.value} {campaigner.email}.")
+    if campaigner.role == Role.ADMIN:
+        click.echo("Admins turn on two-factor sign-in at their first sign-in.")

@@ -1,8 +1,11 @@
 """Fictional demo content for `flask seed-demo`. No real company is named here."""
 from __future__ import annotations
 
+import os
 import random
+import secrets
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -130,6 +133,35 @@ LAST_NAMES = ["Okafor", "Berg", "Sharma", "García", "Müller", "Mensah", "Chen"
 COUNTRIES = ["DE", "NL", "GB", "FR", "BE", "ES", "IT", "SE", "DK", "AT", "IE", "BD", "KH", "US"]
 
 
+DEMO_ACCOUNTS = [
+    ("campaigner@threadline.localhost", "Demo Campaigner", "campaigner"),
+    ("viewer@threadline.localhost", "Demo Viewer (partner union)", "viewer"),
+    ("admin@threadline.localhost", "Demo Admin", "admin"),
+]
+
+
+def seed_accounts(credentials_file: Path) -> None:
+    """Demo accounts with random passwords, written to a file only this machine's user reads.
+
+    `make run` prints the file, so a newcomer can sign in; nothing is guessable.
+    """
+    from campaigns.accounts.models import Role
+    from campaigns.accounts.operations import create_campaigner, find_campaigner
+
+    lines = []
+    for email, name, role in DEMO_ACCOUNTS:
+        if find_campaigner(email):
+            continue
+        password = "-".join(secrets.token_urlsafe(4) for _ in range(4))
+        create_campaigner(email=email, name=name, password=password, role=Role(role))
+        lines.append(f"  {role:<11} {email:<34} {password}")
+    if lines:
+        credentials_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(credentials_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a") as handle:
+            handle.write("\n".join(lines) + "\n")
+
+
 def seed() -> str:
     """Create the demo content; returns a one-line summary."""
     rng = random.Random(2026)
@@ -186,6 +218,9 @@ def seed() -> str:
                 source=rng.choice(["web", "web", "newsletter", "partner-union", "api"]),
             ))
         created += 1
+    from flask import current_app
+
+    seed_accounts(Path(current_app.config["INSTANCE_DIR"]) / "demo-logins.txt")
     db.session.commit()
     reconcile_signature_counts()
     return f"{len(targets)} targets, {created} campaigns, {len(supporters)} supporters"

@@ -192,6 +192,64 @@ def sign(client):
     return do_sign
 
 
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_campaigner():
+    """Create an account; admins get two-factor sign-in turned on unless told otherwise."""
+    from campaigns.accounts.models import Campaigner, Organisation, Role
+
+    def make(role: str = "campaigner", email: str | None = None, organisation: str | None = None,
+             two_factor: bool | None = None) -> Campaigner:
+        import pyotp
+
+        from campaigns.accounts.operations import hasher
+
+        role = Role(role)
+        org = None
+        if organisation:
+            org = db.session.scalars(select(Organisation).filter_by(name=organisation)).first() \
+                or Organisation(name=organisation)
+        campaigner = Campaigner(email=email or f"{role.value}-{os.urandom(3).hex()}@network.example",
+                                name=role.value.title(), role=role, organisation=org,
+                                password_hash=hasher.hash(PASSWORD))
+        if two_factor if two_factor is not None else role == Role.ADMIN:
+            campaigner.totp_secret = pyotp.random_base32()
+            campaigner.totp_enabled_at = utcnow()
+        db.session.add(campaigner)
+        db.session.commit()
+        return campaigner
+
+    return make
+
+
+def totp_code(campaigner, offset_steps: int = 0) -> str:
+    import time
+
+    import pyotp
+
+    return pyotp.TOTP(campaigner.totp_secret).at(int(time.time()) + 30 * offset_steps)
+
+
+@pytest.fixture
+def login(client):
+    """Sign in through the real form (and the two-factor step when the account has it)."""
+
+    def do_login(campaigner, password: str = PASSWORD, next_url: str | None = None):
+        url = "/login" + (f"?next={next_url}" if next_url else "")
+        page = client.get(url)
+        response = client.post(url, data={"csrf_token": csrf_token(page.get_data(as_text=True)),
+                                          "email": campaigner.email, "password": password})
+        if response.status_code == 302 and response.headers["Location"].endswith("/login/code"):
+            page = client.get("/login/code")
+            response = client.post("/login/code", data={
+                "csrf_token": csrf_token(page.get_data(as_text=True)), "code": totp_code(campaigner)})
+        return response
+
+    return do_login
+
+
 @pytest.fixture(scope="session")
 def live_server(app):
     """The app served over real HTTP by a threaded server, for concurrency tests."""
