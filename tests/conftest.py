@@ -12,6 +12,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from campaigns import create_app
@@ -48,6 +49,16 @@ def reset_database(url: str) -> None:
         engine.dispose()
 
 
+class RequestIsolatingClient(FlaskClient):
+    """Each request gets its own app context (its own g and database session), as in
+    production, even though the test itself holds an app context to read the database."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory, mail_sink):
     root = tmp_path_factory.mktemp("threadline")
@@ -70,6 +81,7 @@ def app(tmp_path_factory, mail_sink):
         BASE_URL="http://threadline.test",
         RATELIMIT_STORAGE_URI=TEST_REDIS_URL or "memory://",
     )
+    app.test_client_class = RequestIsolatingClient
     from flask_migrate import upgrade
 
     with app.app_context():

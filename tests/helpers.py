@@ -10,7 +10,8 @@ from typing import Callable, TypeVar
 from campaigns.devmail.capture import CapturedMessage, clear_messages, read_messages
 
 T = TypeVar("T")
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
+VALUE = re.compile(r'value="([^"]+)"')
 CONFIRM_LINK = re.compile(r"https?://\S+/sign/confirm/[A-Za-z0-9_.\-]+")
 
 
@@ -36,7 +37,7 @@ def free_port() -> int:
 def csrf_token(html: str) -> str:
     match = CSRF.search(html)
     assert match, "no CSRF token in the page"
-    return match.group(1)
+    return VALUE.search(match.group(0)).group(1)
 
 
 class Mailbox:

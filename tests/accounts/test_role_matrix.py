@@ -10,7 +10,8 @@ from campaigns.accounts.models import Role
 from campaigns.core.db import db
 from tests.helpers import csrf_token
 
-ADMIN_RULES = re.compile(r"^/(admin|account)(/|$)")
+#: the workspace, and the signed-in account pages (sign-in and reset pages are public)
+ADMIN_RULES = re.compile(r"^/admin(/|$)|^/account/two-factor$")
 
 
 def admin_routes(app):
