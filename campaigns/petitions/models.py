@@ -76,6 +76,8 @@ class Campaign(TimestampMixin, db.Model):
     #: confirmed signatures, folded in by a background job (never +1 per request)
     signature_count: Mapped[int] = mapped_column(default=0)
     launched_at: Mapped[datetime | None]
+    #: workers could face retaliation: every public list of names is hidden
+    risk_flag: Mapped[bool] = mapped_column(default=False)
     #: the member organisation running the campaign; its campaigners may manage it
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisation.id", ondelete="SET NULL"), index=True

@@ -187,7 +187,12 @@ class PublicSigner:
 
 
 def recent_public_signers(campaign: Campaign, limit: int = 10) -> list[PublicSigner]:
-    """Confirmed signers who chose to be shown: first name and country only."""
+    """Confirmed signers who chose to be shown: first name and country only.
+
+    None at all while the campaign carries a risk flag.
+    """
+    if campaign.risk_flag:
+        return []
     rows = db.session.execute(
         select(Supporter.first_name, Supporter.country, Signature.confirmed_at)
         .join(Signature.supporter)

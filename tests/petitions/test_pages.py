@@ -114,3 +114,11 @@ def test_pages_carry_security_headers(client, campaign):
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     cookie = response.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_a_risk_flag_hides_every_public_name(client, campaign):
+    add_signer(campaign, "Chanthou")
+    campaign.risk_flag = True
+    db.session.commit()
+    page = client.get(f"/c/{campaign.slug}").get_data(as_text=True)
+    assert "Chanthou" not in page and "Recent signers" not in page
