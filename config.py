@@ -37,6 +37,19 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | SESSION_COOKIE_SECURE     | true unless BASE_URL is http://                   |
 | MAX_CONTENT_LENGTH        | 2097152                                           |
 | LANGUAGES                 | en                                                |
+| STRIPE_SECRET_KEY         | unset: payments go to a local Stripe emulator     |
+|                           | (localstripe, started by `make run`)              |
+| STRIPE_PUBLISHABLE_KEY    | pk_test_localstripe (set it with the secret key)  |
+| STRIPE_WEBHOOK_SECRET     | derived from SECRET_KEY while using localstripe   |
+| STRIPE_API_BASE           | https://api.stripe.com, or http://127.0.0.1:8420  |
+|                           | (localstripe) while STRIPE_SECRET_KEY is unset    |
+| STRIPE_JS_URL             | https://js.stripe.com/v3/, or localstripe's       |
+|                           | $STRIPE_API_BASE/js.stripe.com/v3/                |
+| DONATION_CURRENCY         | eur                                               |
+| DONATION_PRESETS          | 500,1000,2500,5000 (cents; campaigns may set own) |
+| DONATION_MIN_AMOUNT       | 100 (cents)                                       |
+| DONATION_MAX_AMOUNT       | 1000000 (cents)                                   |
+| DONATE_RATE_LIMIT         | 10/minute;60/hour                                 |
 """
 from __future__ import annotations
 
@@ -154,6 +167,31 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # tied to the session, which expires on its own
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
+
+    # Donations (Stripe). With no STRIPE_SECRET_KEY, `make run` starts localstripe, a
+    # local Stripe emulator, and points these settings at it.
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None
+    #: True while payments go to the local emulator started by `flask embedded`
+    STRIPE_EMULATED = STRIPE_SECRET_KEY is None
+    STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "pk_test_localstripe")
+    #: unset: derived from SECRET_KEY (campaigns.donations.stripe_api.webhook_secret)
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None
+    STRIPE_API_BASE = os.environ.get(
+        "STRIPE_API_BASE", "http://127.0.0.1:8420" if STRIPE_EMULATED else "https://api.stripe.com"
+    ).rstrip("/")
+    #: the only third-party script, allowed on the donate page alone
+    STRIPE_JS_URL = os.environ.get(
+        "STRIPE_JS_URL",
+        f"{STRIPE_API_BASE}/js.stripe.com/v3/" if STRIPE_EMULATED else "https://js.stripe.com/v3/",
+    )
+    #: ISO currency code of every gift on this deployment
+    DONATION_CURRENCY = os.environ.get("DONATION_CURRENCY", "eur").lower()
+    #: suggested amounts in cents, for campaigns that set none of their own
+    DONATION_PRESETS = [int(a) for a in os.environ.get("DONATION_PRESETS", "500,1000,2500,5000").split(",")
+                        if a.strip()]
+    DONATION_MIN_AMOUNT = env_int("DONATION_MIN_AMOUNT", 100)
+    DONATION_MAX_AMOUNT = env_int("DONATION_MAX_AMOUNT", 1_000_000)
+    DONATE_RATE_LIMIT = os.environ.get("DONATE_RATE_LIMIT", "10/minute;60/hour")
 
     # Languages offered; the first is the default.
     LANGUAGES = [code.strip() for code in os.environ.get("LANGUAGES", "en").split(",") if code.strip()]

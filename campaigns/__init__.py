@@ -55,6 +55,9 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     from campaigns.admin.views import bp as admin_bp
     from campaigns.api.views import bp as api_bp
     from campaigns.core.health import bp as health_bp
+    from campaigns.donations.admin import bp as donations_admin_bp
+    from campaigns.donations.views import bp as donations_bp
+    from campaigns.donations.views import webhooks as stripe_webhooks_bp
     from campaigns.petitions.views import bp as petitions_bp
     from campaigns.signatures.views import bp as signatures_bp
 
@@ -62,6 +65,9 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(signatures_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(donations_bp)
+    app.register_blueprint(stripe_webhooks_bp)
+    app.register_blueprint(donations_admin_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     if app.config["MAIL_CAPTURE"]:

@@ -115,9 +115,27 @@ def embedded() -> None:
     }
     if config["MAIL_CAPTURE"]:
         commands["mail"] = [str(bin_dir / "flask"), "--app", "wsgi", "devmail"]
-    processes = {name: subprocess.Popen(argv, start_new_session=True, env=os.environ.copy(),
+    env = os.environ.copy()
+    if config["STRIPE_EMULATED"]:  # no STRIPE_SECRET_KEY: payments go to localstripe
+        from campaigns.donations.emulator import embedded_command
+
+        commands["stripe"], stripe_env = embedded_command(config, sys.executable)
+        env.update(stripe_env)
+    processes = {name: subprocess.Popen(argv, start_new_session=True, env=env,
                                         preexec_fn=_die_with_parent)
                  for name, argv in commands.items()}
+    if config["STRIPE_EMULATED"]:
+        from campaigns.donations.emulator import register_webhook
+        from campaigns.donations.stripe_api import webhook_secret
+
+        try:
+            register_webhook(env["STRIPE_API_BASE"], f"http://127.0.0.1:{port}/stripe/webhook",
+                             webhook_secret())
+            click.echo(f"  Payments go to a local Stripe emulator at {env['STRIPE_API_BASE']}; "
+                       "test card 4242 4242 4242 4242")
+        except OSError as exc:  # donations wait; everything else runs
+            click.echo(f"  The Stripe emulator did not start ({exc}); donations are unavailable.",
+                       err=True)
     click.echo(f"\n  Threadline is running at {config['BASE_URL']}/")
     if config["MAIL_CAPTURE"]:
         click.echo(f"  Mail is captured locally: read it at {config['BASE_URL']}/dev/mail/")
@@ -132,7 +150,9 @@ def embedded() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
         while not stopping.is_set():
-            exited = [name for name, p in processes.items() if p.poll() is not None]
+            # donations never stop the rest: without the emulator only giving is unavailable
+            exited = [name for name, p in processes.items()
+                      if p.poll() is not None and name != "stripe"]
             if exited:
                 click.echo(f"{', '.join(exited)} stopped; stopping the rest.", err=True)
                 break

@@ -2,10 +2,11 @@
 from campaigns.accounts.models import Campaigner, Organisation
 from campaigns.audit.models import AuditEvent
 from campaigns.core.mail import OutgoingEmail
+from campaigns.donations.models import Donation, RecurringGift, StripeEvent
 from campaigns.petitions.models import Campaign, CampaignTarget
 from campaigns.signatures.models import Signature, SignatureCountChange
 from campaigns.supporters.models import Consent, Supporter
 from campaigns.targets.models import Contact, Target
 
-__all__ = ["Campaigner", "Organisation", "AuditEvent", "OutgoingEmail", "Campaign", "CampaignTarget", "Signature", "SignatureCountChange",
+__all__ = ["Donation", "RecurringGift", "StripeEvent", "Campaigner", "Organisation", "AuditEvent", "OutgoingEmail", "Campaign", "CampaignTarget", "Signature", "SignatureCountChange",
            "Consent", "Supporter", "Contact", "Target"]

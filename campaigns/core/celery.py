@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 TASK_MODULES = [
     "campaigns.core.mail",
     "campaigns.signatures.tasks",
+    "campaigns.donations.tasks",
 ]
 
 
@@ -68,6 +69,10 @@ def beat_schedule(app: Flask) -> dict:
         "send-outbox-mail-left-behind": {
             "task": "campaigns.core.mail.sweep_outbox",
             "schedule": 60.0,
+        },
+        "ask-stripe-about-pending-donations": {
+            "task": "campaigns.donations.tasks.reconcile_pending_donations",
+            "schedule": 600.0,
         },
     }
 

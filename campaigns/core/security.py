@@ -1,7 +1,7 @@
 """Security headers on every response. No third-party scripts, fonts or frames, ever."""
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -17,13 +17,30 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
+def allow_on_this_page(directive: str, *sources: str) -> None:
+    """Widen the policy for the current response only (the donate page loads Stripe.js)."""
+    g.setdefault("csp_additions", {}).setdefault(directive, []).extend(sources)
+
+
+def _policy() -> str:
+    additions = dict(g.get("csp_additions") or {})
+    if not additions:
+        return CONTENT_SECURITY_POLICY
+    directives = []
+    for directive in CONTENT_SECURITY_POLICY.split("; "):
+        name = directive.split(" ", 1)[0]
+        directives.append(" ".join([directive, *additions.pop(name, [])]))
+    directives += [" ".join([name, *sources]) for name, sources in additions.items()]
+    return "; ".join(directives)
+
+
 def init_app(app: Flask) -> None:
     hsts = app.config["BASE_URL"].startswith("https://")
 
     @app.after_request
     def security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("Content-Security-Policy", _policy())
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         headers.setdefault("X-Frame-Options", "DENY")

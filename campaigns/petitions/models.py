@@ -5,7 +5,7 @@ import enum
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaigns.core.db import NEVER_REUSE_IDS, TimestampMixin, db, enum_column, utcnow
@@ -76,6 +76,10 @@ class Campaign(TimestampMixin, db.Model):
     #: confirmed signatures, folded in by a background job (never +1 per request)
     signature_count: Mapped[int] = mapped_column(default=0)
     launched_at: Mapped[datetime | None]
+    #: money wanted for this campaign, in cents; None: no fundraising progress bar
+    fundraising_target: Mapped[int | None]
+    #: suggested gift amounts in cents; None: the deployment's DONATION_PRESETS
+    donation_presets: Mapped[list[int] | None] = mapped_column(JSON)
     #: workers could face retaliation: every public list of names is hidden
     risk_flag: Mapped[bool] = mapped_column(default=False)
     #: the member organisation running the campaign; its campaigners may manage it

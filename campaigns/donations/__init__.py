@@ -1,0 +1,1 @@
+"""Donations through Stripe: one-off gifts (PaymentIntents) and monthly gifts (Subscriptions)."""
