@@ -6,7 +6,7 @@ PORT ?= 5000
 export FLASK_APP := wsgi
 export PORT
 
-.PHONY: run test test-browser test-all install install-tests migrate seed messages clean
+.PHONY: run test test-browser test-all install install-tests migrate seed messages clean bench
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(BIN)/.installed: requirements.txt
 
 $(BIN)/.installed-tests: $(BIN)/.installed tests/requirements.txt
 	$(BIN)/python -m pip install --quiet -r tests/requirements.txt
+	touch $@
+
+$(BIN)/.installed-bench: $(BIN)/.installed bench/requirements.txt
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	touch $@
 
 install: $(BIN)/.installed
@@ -42,6 +46,10 @@ test-browser: install-tests
 	$(BIN)/python -m pytest tests/browser
 
 test-all: test test-browser
+
+## bench: the issue-7 benchmarks (B1..B6) on SQLite and PostgreSQL, ~20 min; one: make bench B=B1; extra options: BENCH_ARGS="--db postgresql --snapshot HEAD"
+bench: $(BIN)/.installed-bench
+	$(BIN)/python bench/run.py $(if $(B),--only $(B)) $(BENCH_ARGS)
 
 ## messages: extract translatable strings into campaigns/translations/messages.pot
 messages: install
