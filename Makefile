@@ -6,7 +6,7 @@ PORT ?= 5000
 export FLASK_APP := wsgi
 export PORT
 
-.PHONY: run test test-browser test-all install install-tests migrate seed messages clean
+.PHONY: run test test-browser test-all security install install-tests migrate seed messages clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test-browser: install-tests
 	$(BIN)/python -m pytest tests/browser
 
 test-all: test test-browser
+
+## security: static analysis of our code (bandit); reviewed exceptions are marked "# nosec" with a reason above
+security: install-tests
+	$(BIN)/bandit --quiet --recursive campaigns config.py wsgi.py
 
 ## messages: extract translatable strings into campaigns/translations/messages.pot
 messages: install

@@ -29,7 +29,14 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | EMAIL_CHECK_DELIVERABILITY| false (true: look up the domain's mail servers)   |
 | RATELIMIT_ENABLED         | true                                              |
 | RATELIMIT_STORAGE_URI     | memory:// (use redis://... in production)         |
-| SIGN_RATE_LIMIT           | 20/minute;200/hour                                |
+| SIGN_RATE_LIMIT           | 20/minute;200/hour (more: stored as fraudulent)   |
+| SIGN_DOMAIN_RATE_LIMIT    | 300/minute per email domain                       |
+| SIGN_CAMPAIGN_RATE_LIMIT  | 20000/minute per campaign                         |
+| SIGN_HARD_RATE_LIMIT      | 120/minute per address (more: 429)                |
+| SIGN_MIN_SECONDS          | 2 (faster form submissions are bots)              |
+| BLOCKED_NETWORKS          | unset; e.g. 203.0.113.0/24,2001:db8::/32          |
+| BLOCKED_EMAIL_DOMAINS     | unset; e.g. *.spam.example,mailinator.com         |
+| BLOCKED_COUNTRIES         | unset; ISO codes                                  |
 | LOGIN_RATE_LIMIT          | 30/minute;200/hour (per client address)           |
 | LOGIN_ACCOUNT_RATE_LIMIT  | 10/minute;50/hour (per account)                   |
 | PASSWORD_RESET_MAX_AGE    | 3600                                              |
@@ -140,7 +147,18 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     #: say nothing about limits: attackers should learn as little as possible
     RATELIMIT_HEADERS_ENABLED = False
+    #: beyond these, signatures are accepted silently and stored as fraudulent
     SIGN_RATE_LIMIT = os.environ.get("SIGN_RATE_LIMIT", "20/minute;200/hour")
+    SIGN_DOMAIN_RATE_LIMIT = os.environ.get("SIGN_DOMAIN_RATE_LIMIT", "300/minute")
+    SIGN_CAMPAIGN_RATE_LIMIT = os.environ.get("SIGN_CAMPAIGN_RATE_LIMIT", "20000/minute")
+    #: beyond this, one client address gets 429 Too Many Requests
+    SIGN_HARD_RATE_LIMIT = os.environ.get("SIGN_HARD_RATE_LIMIT", "120/minute")
+    #: a person takes longer than this to fill in the sign form
+    SIGN_MIN_SECONDS = float(os.environ.get("SIGN_MIN_SECONDS", "2"))
+    #: block lists, comma-separated: networks (CIDR), email domains (wildcards), countries
+    BLOCKED_NETWORKS = os.environ.get("BLOCKED_NETWORKS", "")
+    BLOCKED_EMAIL_DOMAINS = os.environ.get("BLOCKED_EMAIL_DOMAINS", "")
+    BLOCKED_COUNTRIES = os.environ.get("BLOCKED_COUNTRIES", "")
     TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
     #: sign-in attempts per client address, and per account
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "30/minute;200/hour")
@@ -192,7 +210,8 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key-not-for-production"
     # Limits stay on (tests lower them where they test them); high enough for the rest.
-    SIGN_RATE_LIMIT = "10000/minute"
+    SIGN_RATE_LIMIT = SIGN_HARD_RATE_LIMIT = SIGN_DOMAIN_RATE_LIMIT = "10000/minute"
+    SIGN_MIN_SECONDS = 0.0
     LOGIN_RATE_LIMIT = LOGIN_ACCOUNT_RATE_LIMIT = "10000/minute"
     SESSION_COOKIE_SECURE = False
     #: the tests send real SMTP to an aiosmtpd sink (Flask-Mail would suppress it)

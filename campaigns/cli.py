@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
+# bandit B404: starts our own fixed commands
+import subprocess  # nosec B404
 import sys
 import threading
 import time
@@ -115,7 +116,7 @@ def embedded() -> None:
     }
     if config["MAIL_CAPTURE"]:
         commands["mail"] = [str(bin_dir / "flask"), "--app", "wsgi", "devmail"]
-    processes = {name: subprocess.Popen(argv, start_new_session=True, env=os.environ.copy(),
+    processes = {name: subprocess.Popen(argv, start_new_session=True, env=os.environ.copy(),  # nosec B603
                                         preexec_fn=_die_with_parent)
                  for name, argv in commands.items()}
     click.echo(f"\n  Threadline is running at {config['BASE_URL']}/")

@@ -16,6 +16,8 @@ class SignatureState(enum.StrEnum):
     #: waiting for the emailed link to be followed
     PENDING = "pending"
     CONFIRMED = "confirmed"
+    #: accepted silently as the answer to a bot or a flood; never counted, never emailed
+    FRAUDULENT = "fraudulent"
 
 
 #: signatures that count towards the public number
@@ -46,6 +48,8 @@ class Signature(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: when the signer followed the emailed link; None while pending
     confirmed_at: Mapped[datetime | None]
+    #: why it was taken for abuse (see campaigns/signatures/abuse.py), if it was
+    fraud_reason: Mapped[str | None] = mapped_column(String(40))
     #: when we last emailed the signer about this signature (to avoid mail-bombing)
     last_emailed_at: Mapped[datetime | None]
 

@@ -22,7 +22,8 @@ from campaigns.signatures.models import (
 from campaigns.supporters.models import ConsentPurpose, Supporter
 from campaigns.supporters.operations import canonical_email, record_consent, upsert_supporter
 
-TOKEN_PURPOSE = "confirm-signature"
+# bandit B105: a salt label, not a secret
+TOKEN_PURPOSE = "confirm-signature"  # nosec B105
 
 
 class CampaignClosed(Exception):
@@ -53,6 +54,8 @@ class SignatureRequest:
     consent_wording: str = ""
     #: where the signature came from: "web", "api", a utm_source ...
     source: str | None = None
+    #: why it looks like abuse (campaigns/signatures/abuse.py); None for a person
+    suspicion: str | None = None
 
 
 def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
@@ -60,14 +63,16 @@ def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
 
     Signing again changes nothing visible: the answer is the same as the first time
     (so nobody learns who signed) and the email says "you already signed" instead.
+    A suspicious request is stored as fraudulent, silently: no email, never counted.
     """
     if not campaign.accepts_signatures():
         raise CampaignClosed(campaign.slug)
+    suspicious = request.suspicion is not None
     supporter = upsert_supporter(
         email=request.email, first_name=request.first_name, last_name=request.last_name,
         country=request.country, postcode=request.postcode, locale=str(get_locale() or "en"),
     )
-    if request.consent_updates:
+    if request.consent_updates and not suspicious:
         record_consent(supporter, purpose=ConsentPurpose.CAMPAIGN_UPDATES, granted=True,
                        wording=request.consent_wording, campaign_id=campaign.id,
                        source=f"{request.source or 'web'}:petition:{campaign.slug}")
@@ -76,16 +81,24 @@ def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
         Signature,
         dict(campaign_id=campaign.id, supporter_id=supporter.id, public=request.public,
              comment=request.comment or None, source=request.source, created_at=now,
-             last_emailed_at=now),
+             last_emailed_at=None if suspicious else now,
+             state=SignatureState.FRAUDULENT if suspicious else SignatureState.PENDING,
+             fraud_reason=request.suspicion),
         ["campaign_id", "supporter_id"],
     )
     if signature_id is not None:
         signature = db.session.get(Signature, signature_id)
-        send_confirmation_request(signature)
+        if not suspicious:
+            send_confirmation_request(signature)
         return signature
     signature = db.session.execute(
         select(Signature).filter_by(campaign_id=campaign.id, supporter_id=supporter.id)
     ).scalar_one()
+    if suspicious:
+        return signature
+    if signature.state == SignatureState.FRAUDULENT:
+        # A flood used this person's address first; the person themselves may still sign.
+        signature.state, signature.fraud_reason = SignatureState.PENDING, None
     if _may_email(signature):
         if signature.state == SignatureState.PENDING:
             send_confirmation_request(signature)
