@@ -208,7 +208,8 @@ class Config:
 
 class TestingConfig(Config):
     TESTING = True
-    SECRET_KEY = "test-secret-key-not-for-production"
+    # bandit B105: only the tests use this class
+    SECRET_KEY = "test-secret-key-not-for-production"  # nosec B105
     # Limits stay on (tests lower them where they test them); high enough for the rest.
     SIGN_RATE_LIMIT = SIGN_HARD_RATE_LIMIT = SIGN_DOMAIN_RATE_LIMIT = "10000/minute"
     SIGN_MIN_SECONDS = 0.0
