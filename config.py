@@ -18,6 +18,9 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | MAIL_USERNAME, _PASSWORD  | unset                                             |
 | MAIL_DEFAULT_SENDER       | Threadline <no-reply@threadline.localhost>        |
 | MAIL_TIMEOUT              | 30 seconds                                        |
+| MAIL_LEASE_SECONDS        | 300 (a worker's hold on an email it sends)        |
+| OUTBOX_SWEEP_SECONDS      | 60 (how often unsent mail is enqueued again)      |
+| OUTBOX_SWEEP_GRACE        | 30 (seconds before a row counts as left behind)   |
 | MAIL_CAPTURE_DIR          | instance/mail                                     |
 | BASE_URL                  | http://127.0.0.1:$PORT                            |
 | PORT                      | 5000                                              |
@@ -126,6 +129,11 @@ class Config:
         "MAIL_DEFAULT_SENDER", "Threadline <no-reply@threadline.localhost>"
     )
     MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 30)
+    #: how long a worker holds an email it is sending before another worker may try it
+    MAIL_LEASE_SECONDS = env_int("MAIL_LEASE_SECONDS", 300)
+    #: how often the outbox sweep enqueues again what is due, and how old a row must be
+    OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "60"))
+    OUTBOX_SWEEP_GRACE = float(os.environ.get("OUTBOX_SWEEP_GRACE", "30"))
     #: where the local capture keeps what it receives (a Maildir)
     MAIL_CAPTURE_DIR = os.environ.get("MAIL_CAPTURE_DIR", str(INSTANCE_DIR / "mail"))
 

@@ -67,7 +67,7 @@ def beat_schedule(app: Flask) -> dict:
         },
         "send-outbox-mail-left-behind": {
             "task": "campaigns.core.mail.sweep_outbox",
-            "schedule": 60.0,
+            "schedule": app.config["OUTBOX_SWEEP_SECONDS"],
         },
     }
 

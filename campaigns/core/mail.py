@@ -34,10 +34,6 @@ from campaigns.core.db import after_commit, db, enum_column, utcnow
 log = logging.getLogger(__name__)
 
 EMAILS_DIR = Path(__file__).resolve().parents[2] / "emails"
-#: how long a worker may hold an email before another may try it
-LEASE = timedelta(minutes=5)
-#: rows younger than this are left to the task queued after their commit
-SWEEP_GRACE = timedelta(seconds=30)
 MAX_ATTEMPTS = 10
 
 
@@ -182,6 +178,7 @@ def backoff(attempts: int) -> timedelta:
 def deliver_email(email_id: int) -> str:
     """Send one outbox email, at most once however often this task runs."""
     now = utcnow()
+    lease = timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
     claimed = db.session.execute(
         update(OutgoingEmail)
         .where(
@@ -189,7 +186,7 @@ def deliver_email(email_id: int) -> str:
             OutgoingEmail.state == EmailState.QUEUED,
             or_(OutgoingEmail.claimed_until.is_(None), OutgoingEmail.claimed_until < now),
         )
-        .values(claimed_until=now + LEASE)
+        .values(claimed_until=now + lease)
     ).rowcount
     db.session.commit()
     if not claimed:
@@ -225,11 +222,13 @@ def deliver_email(email_id: int) -> str:
 def sweep_outbox(limit: int = 1000) -> int:
     """Enqueue again the emails that are due and that no worker holds."""
     now = utcnow()
+    grace = timedelta(seconds=current_app.config["OUTBOX_SWEEP_GRACE"])
     due = db.session.scalars(
         select(OutgoingEmail.id)
         .where(
             OutgoingEmail.state == EmailState.QUEUED,
-            OutgoingEmail.next_attempt_at <= now - SWEEP_GRACE,
+            # younger rows are left to the task queued after their commit
+            OutgoingEmail.next_attempt_at <= now - grace,
             or_(OutgoingEmail.claimed_until.is_(None), OutgoingEmail.claimed_until < now),
         )
         .order_by(OutgoingEmail.next_attempt_at)

@@ -1,0 +1,117 @@
+"""Real processes to break: a Redis server of our own and Celery workers as subprocesses."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import free_port, wait_until
+
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class RedisServer:
+    """A throwaway redis-server we may kill and restart on the same port."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        wait_until(lambda: _pings(client), timeout=10, message="redis-server to answer")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _pings(client) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is needed for the failure tests (apt-get install redis-server)")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
+class WorkerProcess:
+    """`celery worker --beat` in its own process group, as production runs it."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        schedule = self.log.with_suffix(".schedule")
+        self.process = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "wsgi:celery_app", "worker", "--beat", "--schedule",
+             str(schedule), "--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO"],
+            cwd=ROOT, env=self.env, start_new_session=True,
+            stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+        wait_until(lambda: "ready." in self.log.read_text() or self.process.poll() is not None,
+                   timeout=60, message="the Celery worker to start")
+        assert self.process.poll() is None, self.log.read_text()[-3000:]
+
+    def kill_hard(self) -> None:
+        """kill -9 the whole worker (main process and pool children), mid-work."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def worker_process(app, tmp_path):
+    """Start workers for a broker, sharing the suite's database and mail settings."""
+    started: list[WorkerProcess] = []
+
+    def start(broker_url: str, **settings: str) -> WorkerProcess:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("TEST_", "PYTEST"))}
+        env.update(
+            INSTANCE_PATH=str(tmp_path), DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+            CELERY_BROKER_URL=broker_url, MAIL_SERVER="127.0.0.1", BASE_URL="http://threadline.test",
+            SECRET_KEY=app.config["SECRET_KEY"], PYTHONUNBUFFERED="1", BROKER_POLLING_INTERVAL="0.1",
+            **settings,
+        )
+        worker = WorkerProcess(env, tmp_path / f"worker-{len(started)}.log")
+        worker.start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
