@@ -5,6 +5,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 
@@ -115,3 +116,57 @@ def worker_process(app, tmp_path):
     yield start
     for worker in started:
         worker.stop()
+
+
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None) \
+    if Path("/usr/lib/postgresql").exists() else None
+
+
+class PostgresServer:
+    """A PostgreSQL cluster of our own, to stop and start under a running app."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.data = directory / "data"
+        self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, *argv: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run(prefix + list(argv), check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=120)
+
+    def init(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres")
+        self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust",
+                          "-U", "postgres")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory}"
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options,
+                          "-l", str(self.directory / "log"), "-w", "start")
+
+    def crash(self) -> None:
+        """Stop at once, as a crash or a failover does."""
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+
+
+@pytest.fixture
+def own_postgres(tmp_path_factory):
+    if PG_BIN is None:
+        pytest.fail("PostgreSQL's server binaries are needed (apt-get install postgresql)")
+    directory = Path(tempfile.mkdtemp(prefix="threadline-pg-"))
+    server = PostgresServer(directory)
+    server.init()
+    server.start()
+    yield server
+    try:
+        server.crash()
+    except subprocess.CalledProcessError:
+        pass
+    shutil.rmtree(directory, ignore_errors=True)

@@ -103,3 +103,41 @@ def test_a_worker_killed_mid_batch_finishes_after_restart_and_sends_each_email_o
         assert states == {EmailState.SENT: 40}
     finally:
         controller.stop()
+
+
+def test_postgresql_restarted_requests_fail_cleanly_and_recover(other_app, own_postgres):
+    from flask_migrate import upgrade
+
+    from campaigns.petitions.models import Campaign, CampaignStatus
+
+    web = other_app(SQLALCHEMY_DATABASE_URI=own_postgres.url,
+                    SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True,
+                                               "connect_args": {"connect_timeout": 3}})
+    web.config["PROPAGATE_EXCEPTIONS"] = False
+    with web.app_context():
+        upgrade(revision="heads")
+        db.session.add(Campaign(slug="pg", title="Pay the workers", summary="S", story="",
+                                status=CampaignStatus.LIVE))
+        db.session.commit()
+    client = web.test_client()
+    assert client.get("/c/pg").status_code == 200
+
+    own_postgres.crash()
+    import time
+
+    started = time.monotonic()
+    page = client.get("/c/pg")
+    api = client.get("/api/v1/campaigns/pg")
+    signing = client.post("/api/v1/campaigns/pg/signatures", json=person(1, "pg"))
+    health = client.get("/healthz")
+    assert time.monotonic() - started < 20  # no hang
+    assert page.status_code == 503 and "briefly unavailable" in page.get_data(as_text=True)
+    assert "psycopg" not in page.get_data(as_text=True)
+    assert api.status_code == 503 and api.is_json
+    assert signing.status_code == 503 and signing.is_json
+    assert health.status_code == 503 and health.get_json()["failing"] == ["database"]
+
+    own_postgres.start()  # the same app, not restarted
+    assert wait_until(lambda: client.get("/c/pg").status_code == 200, timeout=30,
+                      message="the campaign page to come back")
+    assert client.post("/api/v1/campaigns/pg/signatures", json=person(2, "pg")).status_code == 202
