@@ -40,6 +40,7 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | BLOCKED_NETWORKS          | unset; e.g. 203.0.113.0/24,2001:db8::/32          |
 | BLOCKED_EMAIL_DOMAINS     | unset; e.g. *.spam.example,mailinator.com         |
 | BLOCKED_COUNTRIES         | unset; ISO codes                                  |
+| TRENDING_THRESHOLD        | 100 signatures an hour from one address or domain |
 | LOGIN_RATE_LIMIT          | 30/minute;200/hour (per client address)           |
 | LOGIN_ACCOUNT_RATE_LIMIT  | 10/minute;50/hour (per account)                   |
 | PASSWORD_RESET_MAX_AGE    | 3600                                              |
@@ -167,6 +168,8 @@ class Config:
     BLOCKED_NETWORKS = os.environ.get("BLOCKED_NETWORKS", "")
     BLOCKED_EMAIL_DOMAINS = os.environ.get("BLOCKED_EMAIL_DOMAINS", "")
     BLOCKED_COUNTRIES = os.environ.get("BLOCKED_COUNTRIES", "")
+    #: the hourly report tells admins about an address or domain signing this often
+    TRENDING_THRESHOLD = env_int("TRENDING_THRESHOLD", 100)
     TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
     #: sign-in attempts per client address, and per account
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "30/minute;200/hour")

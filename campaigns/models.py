@@ -1,4 +1,5 @@
 """Imports every model so that Alembic and the ORM see the whole schema."""
+from campaigns.abuse.models import InvalidationJob
 from campaigns.accounts.models import Campaigner, Organisation
 from campaigns.audit.models import AuditEvent
 from campaigns.core.mail import OutgoingEmail
@@ -7,5 +8,5 @@ from campaigns.signatures.models import Signature, SignatureCountChange
 from campaigns.supporters.models import Consent, Supporter
 from campaigns.targets.models import Contact, Target
 
-__all__ = ["Campaigner", "Organisation", "AuditEvent", "OutgoingEmail", "Campaign", "CampaignTarget", "Signature", "SignatureCountChange",
+__all__ = ["InvalidationJob", "Campaigner", "Organisation", "AuditEvent", "OutgoingEmail", "Campaign", "CampaignTarget", "Signature", "SignatureCountChange",
            "Consent", "Supporter", "Contact", "Target"]

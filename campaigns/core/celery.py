@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 TASK_MODULES = [
     "campaigns.core.mail",
     "campaigns.signatures.tasks",
+    "campaigns.abuse.tasks",
 ]
 
 
@@ -63,6 +64,10 @@ def beat_schedule(app: Flask) -> dict:
         },
         "reconcile-signature-counts": {
             "task": "campaigns.signatures.tasks.reconcile_signature_counts",
+            "schedule": 3600.0,
+        },
+        "report-trending-signers": {
+            "task": "campaigns.abuse.tasks.report_trending_signers",
             "schedule": 3600.0,
         },
         "send-outbox-mail-left-behind": {

@@ -27,6 +27,7 @@ from flask_mail import Connection, Message
 from jinja2 import FileSystemLoader
 from sqlalchemy import JSON, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 
 from campaigns.core.celery import enqueue
 from campaigns.core.db import after_commit, db, enum_column, utcnow
@@ -177,6 +178,14 @@ def backoff(attempts: int) -> timedelta:
 @shared_task(ignore_result=True)
 def deliver_email(email_id: int) -> str:
     """Send one outbox email, at most once however often this task runs."""
+    try:
+        return _deliver(email_id)
+    except StaleDataError:  # the row was deleted meanwhile (erasure, retention)
+        db.session.rollback()
+        return "gone"
+
+
+def _deliver(email_id: int) -> str:
     now = utcnow()
     lease = timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
     claimed = db.session.execute(
@@ -192,6 +201,8 @@ def deliver_email(email_id: int) -> str:
     if not claimed:
         return "skipped"
     email = db.session.get(OutgoingEmail, email_id)
+    if email is None:
+        return "gone"
     try:
         email.message_id = send_now(email)
     except TemporaryFailure as exc:

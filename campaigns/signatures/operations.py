@@ -56,6 +56,8 @@ class SignatureRequest:
     source: str | None = None
     #: why it looks like abuse (campaigns/signatures/abuse.py); None for a person
     suspicion: str | None = None
+    #: the client address, for abuse investigations
+    ip_address: str | None = None
 
 
 def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
@@ -83,7 +85,7 @@ def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
              comment=request.comment or None, source=request.source, created_at=now,
              last_emailed_at=None if suspicious else now,
              state=SignatureState.FRAUDULENT if suspicious else SignatureState.PENDING,
-             fraud_reason=request.suspicion),
+             fraud_reason=request.suspicion, ip_address=request.ip_address),
         ["campaign_id", "supporter_id"],
     )
     if signature_id is not None:
@@ -175,6 +177,32 @@ def confirm(signature: Signature) -> bool:
         db.session.flush()
     db.session.refresh(signature)
     return bool(changed)
+
+
+def invalidate(signature_id: int, reason: str) -> bool:
+    """Strike a signature out; True when it was counted and the count goes down by one.
+
+    Two conditional UPDATEs, so a confirmation racing with it is counted exactly once
+    or not at all, and invalidating twice changes nothing.
+    """
+    values = dict(state=SignatureState.INVALIDATED, fraud_reason=reason[:40])
+    was_counted = db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature_id, Signature.state == SignatureState.CONFIRMED)
+        .values(**values).execution_options(synchronize_session=False)
+    ).rowcount
+    if was_counted:
+        campaign_id = db.session.scalar(select(Signature.campaign_id).filter_by(id=signature_id))
+        db.session.add(SignatureCountChange(campaign_id=campaign_id, delta=-1))
+        db.session.flush()
+        return True
+    db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature_id,
+               Signature.state.in_([SignatureState.PENDING, SignatureState.FRAUDULENT]))
+        .values(**values).execution_options(synchronize_session=False)
+    )
+    return False
 
 
 def resend_confirmation(campaign: Campaign, email: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from flask_limiter.util import get_remote_address
+
 from campaigns.core.extensions import limiter
 from campaigns.petitions.operations import visible_campaign_or_404
 from campaigns.petitions.views import render_campaign
@@ -39,7 +41,7 @@ def signature_request_from(form: SignatureForm, source: str, campaign_slug: str,
         email=form.email.data, country=form.country.data, postcode=form.postcode.data,
         comment=form.comment.data, public=form.public.data,
         consent_updates=form.consent_updates.data, consent_wording=str(CONSENT_WORDING),
-        source=source, suspicion=suspicion,
+        source=source, suspicion=suspicion, ip_address=(get_remote_address() or "")[:45] or None,
     )
 
 
