@@ -4,7 +4,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from campaigns.abuse.models import ACTIVE_STATES, InvalidationJob, JobState
 from campaigns.audit.operations import record
@@ -79,14 +79,24 @@ def _batch(job: InvalidationJob) -> list[tuple[int, str | None]]:
     return list(db.session.execute(query).all())
 
 
+class ConcurrentRun(Exception):
+    """Another runner moved the job on while this one worked: this batch is rolled back."""
+
+
 def run_batch(job: InvalidationJob) -> bool:
-    """Invalidate one batch; False once the job has nothing more to do."""
+    """Invalidate one batch; False once the job has nothing more to do.
+
+    The cursor moves with a compare-and-set in the same transaction as the
+    invalidations, so two runners of one job never both commit the same batch.
+    """
+    cursor = job.last_signature_id
     rows = _batch(job)
     if not rows:
         job.state, job.finished_at = JobState.DONE, utcnow()
         record("invalidation.done", job, matched=job.matched, uncounted=job.uncounted)
         return False
     network = ipaddress.ip_network(job.network, strict=False) if job.network else None
+    matched = uncounted = 0
     for signature_id, ip in rows:
         if network is not None:
             try:
@@ -94,10 +104,17 @@ def run_batch(job: InvalidationJob) -> bool:
                     continue
             except ValueError:
                 continue
-        job.matched += 1
-        if invalidate(signature_id, f"invalidated:job-{job.id}"):
-            job.uncounted += 1
-    job.last_signature_id = rows[-1][0]
+        matched += 1
+        uncounted += invalidate(signature_id, f"invalidated:job-{job.id}")
+    moved = db.session.execute(
+        update(InvalidationJob)
+        .where(InvalidationJob.id == job.id, InvalidationJob.last_signature_id == cursor)
+        .values(last_signature_id=rows[-1][0], matched=InvalidationJob.matched + matched,
+                uncounted=InvalidationJob.uncounted + uncounted)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not moved:
+        raise ConcurrentRun(job.id)
     return True
 
 

@@ -27,7 +27,11 @@ def run_invalidation_job(job_id: int) -> str:
             db.session.rollback()
             return "stopped"
         job.state = JobState.RUNNING
-        more = operations.run_batch(job)
+        try:
+            more = operations.run_batch(job)
+        except operations.ConcurrentRun:
+            db.session.rollback()
+            return "another run has it"
         db.session.commit()
         if not more:
             return "done"

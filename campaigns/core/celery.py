@@ -5,7 +5,7 @@ import logging
 
 from celery import Celery, Task
 from celery.signals import worker_process_init
-from flask import Flask
+from flask import Flask, current_app
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,8 @@ def beat_schedule(app: Flask) -> dict:
 def enqueue(task: Task, *args: object, **kwargs: object) -> bool:
     """Queue a task; with the broker down, log and go on (a periodic sweep sends it later)."""
     try:
-        task.apply_async(args=args, kwargs=kwargs)
+        # through this Flask app's own Celery app, whatever Celery's "current" app is
+        current_app.extensions["celery"].tasks[task.name].apply_async(args=args, kwargs=kwargs)
     except Exception:  # the broker is unreachable: the database row is the source of truth
         log.warning("could not enqueue %s%r; the sweep will retry", task.name, args, exc_info=True)
         return False

@@ -77,7 +77,7 @@ class WorkerProcess:
             cwd=ROOT, env=self.env, start_new_session=True,
             stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
         wait_until(lambda: "ready." in self.log.read_text() or self.process.poll() is not None,
-                   timeout=60, message="the Celery worker to start")
+                   timeout=180, message="the Celery worker to start")
         assert self.process.poll() is None, self.log.read_text()[-3000:]
 
     def kill_hard(self) -> None:
@@ -113,9 +113,13 @@ def worker_process(app, tmp_path):
         started.append(worker)
         return worker
 
-    yield start
-    for worker in started:
-        worker.stop()
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.stop()
+        for worker in started:  # shown by pytest when the test failed
+            print(f"--- {worker.log.name} ---\n{worker.log.read_text()[-4000:]}")
 
 
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None) \
