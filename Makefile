@@ -6,7 +6,7 @@ PORT ?= 5000
 export FLASK_APP := wsgi
 export PORT
 
-.PHONY: run test test-browser test-all install install-tests migrate seed messages clean bench
+.PHONY: run test test-browser test-all security install install-tests migrate seed messages clean bench
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ test-all: test test-browser
 ## bench: the issue-7 benchmarks (B1..B6) on SQLite and PostgreSQL, ~20 min; one: make bench B=B1; extra options: BENCH_ARGS="--db postgresql --snapshot HEAD"
 bench: $(BIN)/.installed-bench
 	$(BIN)/python bench/run.py $(if $(B),--only $(B)) $(BENCH_ARGS)
+## security: static analysis of our code (bandit); reviewed exceptions are marked "# nosec" with a reason above
+security: install-tests
+	$(BIN)/bandit --quiet --recursive campaigns config.py wsgi.py
 
 ## messages: extract translatable strings into campaigns/translations/messages.pot
 messages: install

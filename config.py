@@ -18,6 +18,9 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | MAIL_USERNAME, _PASSWORD  | unset                                             |
 | MAIL_DEFAULT_SENDER       | Threadline <no-reply@threadline.localhost>        |
 | MAIL_TIMEOUT              | 30 seconds                                        |
+| MAIL_LEASE_SECONDS        | 300 (a worker's hold on an email it sends)        |
+| OUTBOX_SWEEP_SECONDS      | 60 (how often unsent mail is enqueued again)      |
+| OUTBOX_SWEEP_GRACE        | 30 (seconds before a row counts as left behind)   |
 | MAIL_CAPTURE_DIR          | instance/mail                                     |
 | BASE_URL                  | http://127.0.0.1:$PORT                            |
 | PORT                      | 5000                                              |
@@ -29,7 +32,15 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | EMAIL_CHECK_DELIVERABILITY| false (true: look up the domain's mail servers)   |
 | RATELIMIT_ENABLED         | true                                              |
 | RATELIMIT_STORAGE_URI     | memory:// (use redis://... in production)         |
-| SIGN_RATE_LIMIT           | 20/minute;200/hour                                |
+| SIGN_RATE_LIMIT           | 20/minute;200/hour (more: stored as fraudulent)   |
+| SIGN_DOMAIN_RATE_LIMIT    | 300/minute per email domain                       |
+| SIGN_CAMPAIGN_RATE_LIMIT  | 20000/minute per campaign                         |
+| SIGN_HARD_RATE_LIMIT      | 120/minute per address (more: 429)                |
+| SIGN_MIN_SECONDS          | 2 (faster form submissions are bots)              |
+| BLOCKED_NETWORKS          | unset; e.g. 203.0.113.0/24,2001:db8::/32          |
+| BLOCKED_EMAIL_DOMAINS     | unset; e.g. *.spam.example,mailinator.com         |
+| BLOCKED_COUNTRIES         | unset; ISO codes                                  |
+| TRENDING_THRESHOLD        | 100 signatures an hour from one address or domain |
 | LOGIN_RATE_LIMIT          | 30/minute;200/hour (per client address)           |
 | LOGIN_ACCOUNT_RATE_LIMIT  | 10/minute;50/hour (per account)                   |
 | PASSWORD_RESET_MAX_AGE    | 3600                                              |
@@ -132,6 +143,11 @@ class Config:
         "MAIL_DEFAULT_SENDER", "Threadline <no-reply@threadline.localhost>"
     )
     MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 30)
+    #: how long a worker holds an email it is sending before another worker may try it
+    MAIL_LEASE_SECONDS = env_int("MAIL_LEASE_SECONDS", 300)
+    #: how often the outbox sweep enqueues again what is due, and how old a row must be
+    OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "60"))
+    OUTBOX_SWEEP_GRACE = float(os.environ.get("OUTBOX_SWEEP_GRACE", "30"))
     #: where the local capture keeps what it receives (a Maildir)
     MAIL_CAPTURE_DIR = os.environ.get("MAIL_CAPTURE_DIR", str(INSTANCE_DIR / "mail"))
 
@@ -153,7 +169,20 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     #: say nothing about limits: attackers should learn as little as possible
     RATELIMIT_HEADERS_ENABLED = False
+    #: beyond these, signatures are accepted silently and stored as fraudulent
     SIGN_RATE_LIMIT = os.environ.get("SIGN_RATE_LIMIT", "20/minute;200/hour")
+    SIGN_DOMAIN_RATE_LIMIT = os.environ.get("SIGN_DOMAIN_RATE_LIMIT", "300/minute")
+    SIGN_CAMPAIGN_RATE_LIMIT = os.environ.get("SIGN_CAMPAIGN_RATE_LIMIT", "20000/minute")
+    #: beyond this, one client address gets 429 Too Many Requests
+    SIGN_HARD_RATE_LIMIT = os.environ.get("SIGN_HARD_RATE_LIMIT", "120/minute")
+    #: a person takes longer than this to fill in the sign form
+    SIGN_MIN_SECONDS = float(os.environ.get("SIGN_MIN_SECONDS", "2"))
+    #: block lists, comma-separated: networks (CIDR), email domains (wildcards), countries
+    BLOCKED_NETWORKS = os.environ.get("BLOCKED_NETWORKS", "")
+    BLOCKED_EMAIL_DOMAINS = os.environ.get("BLOCKED_EMAIL_DOMAINS", "")
+    BLOCKED_COUNTRIES = os.environ.get("BLOCKED_COUNTRIES", "")
+    #: the hourly report tells admins about an address or domain signing this often
+    TRENDING_THRESHOLD = env_int("TRENDING_THRESHOLD", 100)
     TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
     #: sign-in attempts per client address, and per account
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "30/minute;200/hour")
@@ -228,9 +257,11 @@ class Config:
 
 class TestingConfig(Config):
     TESTING = True
-    SECRET_KEY = "test-secret-key-not-for-production"
+    # bandit B105: only the tests use this class
+    SECRET_KEY = "test-secret-key-not-for-production"  # nosec B105
     # Limits stay on (tests lower them where they test them); high enough for the rest.
-    SIGN_RATE_LIMIT = "10000/minute"
+    SIGN_RATE_LIMIT = SIGN_HARD_RATE_LIMIT = SIGN_DOMAIN_RATE_LIMIT = "10000/minute"
+    SIGN_MIN_SECONDS = 0.0
     LOGIN_RATE_LIMIT = LOGIN_ACCOUNT_RATE_LIMIT = "10000/minute"
     SESSION_COOKIE_SECURE = False
     #: the tests send real SMTP to an aiosmtpd sink (Flask-Mail would suppress it)

@@ -51,6 +51,7 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     init_templates(app)
 
     from campaigns import models  # noqa: F401  (every model, for Alembic and relationships)
+    from campaigns.abuse.views import bp as abuse_bp
     from campaigns.accounts.views import bp as accounts_bp
     from campaigns.admin.views import bp as admin_bp
     from campaigns.api.views import bp as api_bp
@@ -70,6 +71,7 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(donations_admin_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(abuse_bp)
     if app.config["MAIL_CAPTURE"]:
         from campaigns.devmail.views import bp as devmail_bp
 

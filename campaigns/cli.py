@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
+# bandit B404: starts our own fixed commands
+import subprocess  # nosec B404
 import sys
 import threading
 import time
@@ -121,7 +122,7 @@ def embedded() -> None:
 
         commands["stripe"], stripe_env = embedded_command(config, sys.executable)
         env.update(stripe_env)
-    processes = {name: subprocess.Popen(argv, start_new_session=True, env=env,
+    processes = {name: subprocess.Popen(argv, start_new_session=True, env=env,  # nosec B603
                                         preexec_fn=_die_with_parent)
                  for name, argv in commands.items()}
     if config["STRIPE_EMULATED"]:

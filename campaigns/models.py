@@ -1,4 +1,6 @@
 """Imports every model so that Alembic and the ORM see the whole schema."""
+# ruff: noqa: F401
+from campaigns.abuse.models import InvalidationJob
 from campaigns.accounts.models import Campaigner, Organisation
 from campaigns.audit.models import AuditEvent
 from campaigns.core.mail import OutgoingEmail
@@ -7,6 +9,3 @@ from campaigns.petitions.models import Campaign, CampaignTarget
 from campaigns.signatures.models import Signature, SignatureCountChange
 from campaigns.supporters.models import Consent, Supporter
 from campaigns.targets.models import Contact, Target
-
-__all__ = ["Donation", "RecurringGift", "StripeEvent", "Campaigner", "Organisation", "AuditEvent", "OutgoingEmail", "Campaign", "CampaignTarget", "Signature", "SignatureCountChange",
-           "Consent", "Supporter", "Contact", "Target"]

@@ -100,7 +100,8 @@ def create_signature(slug: str):
         return jsonify(error=_("Some fields are not valid."), errors=errors), 422
     source = (request.args.get("utm_source") or "api")[:100]
     try:
-        operations.sign(campaign, signature_request_from(form, source))
+        operations.sign(campaign, signature_request_from(form, source, campaign.slug,
+                                                         from_form=False))
     except operations.CampaignClosed:
         return jsonify(error=_("This campaign is not taking signatures.")), 409
     return jsonify(status="pending_confirmation"), 202

@@ -5,7 +5,7 @@ import logging
 
 from celery import Celery, Task
 from celery.signals import worker_process_init
-from flask import Flask
+from flask import Flask, current_app
 
 log = logging.getLogger(__name__)
 
@@ -14,6 +14,7 @@ TASK_MODULES = [
     "campaigns.core.mail",
     "campaigns.signatures.tasks",
     "campaigns.donations.tasks",
+    "campaigns.abuse.tasks",
 ]
 
 
@@ -66,9 +67,13 @@ def beat_schedule(app: Flask) -> dict:
             "task": "campaigns.signatures.tasks.reconcile_signature_counts",
             "schedule": 3600.0,
         },
+        "report-trending-signers": {
+            "task": "campaigns.abuse.tasks.report_trending_signers",
+            "schedule": 3600.0,
+        },
         "send-outbox-mail-left-behind": {
             "task": "campaigns.core.mail.sweep_outbox",
-            "schedule": 60.0,
+            "schedule": app.config["OUTBOX_SWEEP_SECONDS"],
         },
         "ask-stripe-about-pending-donations": {
             "task": "campaigns.donations.tasks.reconcile_pending_donations",
@@ -80,7 +85,8 @@ def beat_schedule(app: Flask) -> dict:
 def enqueue(task: Task, *args: object, **kwargs: object) -> bool:
     """Queue a task; with the broker down, log and go on (a periodic sweep sends it later)."""
     try:
-        task.apply_async(args=args, kwargs=kwargs)
+        # through this Flask app's own Celery app, whatever Celery's "current" app is
+        current_app.extensions["celery"].tasks[task.name].apply_async(args=args, kwargs=kwargs)
     except Exception:  # the broker is unreachable: the database row is the source of truth
         log.warning("could not enqueue %s%r; the sweep will retry", task.name, args, exc_info=True)
         return False

@@ -27,6 +27,7 @@ from flask_mail import Connection, Message
 from jinja2 import FileSystemLoader
 from sqlalchemy import JSON, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 
 from campaigns.core.celery import enqueue
 from campaigns.core.db import after_commit, db, enum_column, utcnow
@@ -34,10 +35,6 @@ from campaigns.core.db import after_commit, db, enum_column, utcnow
 log = logging.getLogger(__name__)
 
 EMAILS_DIR = Path(__file__).resolve().parents[2] / "emails"
-#: how long a worker may hold an email before another may try it
-LEASE = timedelta(minutes=5)
-#: rows younger than this are left to the task queued after their commit
-SWEEP_GRACE = timedelta(seconds=30)
 MAX_ATTEMPTS = 10
 
 
@@ -174,13 +171,23 @@ def send_now(email: OutgoingEmail) -> str:
 def backoff(attempts: int) -> timedelta:
     """Exponential backoff with jitter: about 30 s, 1 min, 2 min ... capped at an hour."""
     seconds = min(30 * 2 ** (attempts - 1), 3600)
-    return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
+    # bandit B311: jitter, not a secret
+    return timedelta(seconds=seconds * random.uniform(0.8, 1.2))  # nosec B311
 
 
 @shared_task(ignore_result=True)
 def deliver_email(email_id: int) -> str:
     """Send one outbox email, at most once however often this task runs."""
+    try:
+        return _deliver(email_id)
+    except StaleDataError:  # the row was deleted meanwhile (erasure, retention)
+        db.session.rollback()
+        return "gone"
+
+
+def _deliver(email_id: int) -> str:
     now = utcnow()
+    lease = timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
     claimed = db.session.execute(
         update(OutgoingEmail)
         .where(
@@ -188,12 +195,14 @@ def deliver_email(email_id: int) -> str:
             OutgoingEmail.state == EmailState.QUEUED,
             or_(OutgoingEmail.claimed_until.is_(None), OutgoingEmail.claimed_until < now),
         )
-        .values(claimed_until=now + LEASE)
+        .values(claimed_until=now + lease)
     ).rowcount
     db.session.commit()
     if not claimed:
         return "skipped"
     email = db.session.get(OutgoingEmail, email_id)
+    if email is None:
+        return "gone"
     try:
         email.message_id = send_now(email)
     except TemporaryFailure as exc:
@@ -224,11 +233,13 @@ def deliver_email(email_id: int) -> str:
 def sweep_outbox(limit: int = 1000) -> int:
     """Enqueue again the emails that are due and that no worker holds."""
     now = utcnow()
+    grace = timedelta(seconds=current_app.config["OUTBOX_SWEEP_GRACE"])
     due = db.session.scalars(
         select(OutgoingEmail.id)
         .where(
             OutgoingEmail.state == EmailState.QUEUED,
-            OutgoingEmail.next_attempt_at <= now - SWEEP_GRACE,
+            # younger rows are left to the task queued after their commit
+            OutgoingEmail.next_attempt_at <= now - grace,
             or_(OutgoingEmail.claimed_until.is_(None), OutgoingEmail.claimed_until < now),
         )
         .order_by(OutgoingEmail.next_attempt_at)

@@ -5,7 +5,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from campaigns.core.countries import COUNTRY_CODES, country_choices
@@ -81,10 +81,19 @@ class SignatureForm(FlaskForm):
                             validators=[Optional(), Length(max=500)])
     public = BooleanField(_l("Show my first name and country on this page"))
     consent_updates = BooleanField(CONSENT_WORDING)
+    #: a trap for bots: hidden from people (and from screen readers), so only bots fill it
+    website = StringField(_l("Leave this field empty"),
+                          render_kw={"autocomplete": "off", "tabindex": "-1"})
+    #: when the page was drawn, signed (see campaigns/signatures/abuse.py)
+    started = HiddenField()
 
     def __init__(self, *args: object, **kwargs: object) -> None:
+        from campaigns.signatures.abuse import form_started_token
+
         super().__init__(*args, **kwargs)
         self.country.choices = [("", _l("Choose your country"))] + country_choices()
+        if not self.started.data:
+            self.started.data = form_started_token()
 
 
 class ResendForm(FlaskForm):

@@ -16,6 +16,10 @@ class SignatureState(enum.StrEnum):
     #: waiting for the emailed link to be followed
     PENDING = "pending"
     CONFIRMED = "confirmed"
+    #: accepted silently as the answer to a bot or a flood; never counted, never emailed
+    FRAUDULENT = "fraudulent"
+    #: struck out after the fact (a bulk invalidation); no longer counted
+    INVALIDATED = "invalidated"
 
 
 #: signatures that count towards the public number
@@ -46,6 +50,10 @@ class Signature(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: when the signer followed the emailed link; None while pending
     confirmed_at: Mapped[datetime | None]
+    #: why it was taken for abuse or invalidated (see campaigns/signatures/abuse.py)
+    fraud_reason: Mapped[str | None] = mapped_column(String(40))
+    #: the client address, kept for abuse investigations until the retention job clears it
+    ip_address: Mapped[str | None] = mapped_column(String(45))
     #: when we last emailed the signer about this signature (to avoid mail-bombing)
     last_emailed_at: Mapped[datetime | None]
 

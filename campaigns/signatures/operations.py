@@ -22,7 +22,8 @@ from campaigns.signatures.models import (
 from campaigns.supporters.models import ConsentPurpose, Supporter
 from campaigns.supporters.operations import canonical_email, record_consent, upsert_supporter
 
-TOKEN_PURPOSE = "confirm-signature"
+# bandit B105: a salt label, not a secret
+TOKEN_PURPOSE = "confirm-signature"  # nosec B105
 
 
 class CampaignClosed(Exception):
@@ -53,6 +54,10 @@ class SignatureRequest:
     consent_wording: str = ""
     #: where the signature came from: "web", "api", a utm_source ...
     source: str | None = None
+    #: why it looks like abuse (campaigns/signatures/abuse.py); None for a person
+    suspicion: str | None = None
+    #: the client address, for abuse investigations
+    ip_address: str | None = None
 
 
 def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
@@ -60,14 +65,16 @@ def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
 
     Signing again changes nothing visible: the answer is the same as the first time
     (so nobody learns who signed) and the email says "you already signed" instead.
+    A suspicious request is stored as fraudulent, silently: no email, never counted.
     """
     if not campaign.accepts_signatures():
         raise CampaignClosed(campaign.slug)
+    suspicious = request.suspicion is not None
     supporter = upsert_supporter(
         email=request.email, first_name=request.first_name, last_name=request.last_name,
         country=request.country, postcode=request.postcode, locale=str(get_locale() or "en"),
     )
-    if request.consent_updates:
+    if request.consent_updates and not suspicious:
         record_consent(supporter, purpose=ConsentPurpose.CAMPAIGN_UPDATES, granted=True,
                        wording=request.consent_wording, campaign_id=campaign.id,
                        source=f"{request.source or 'web'}:petition:{campaign.slug}")
@@ -76,16 +83,24 @@ def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
         Signature,
         dict(campaign_id=campaign.id, supporter_id=supporter.id, public=request.public,
              comment=request.comment or None, source=request.source, created_at=now,
-             last_emailed_at=now),
+             last_emailed_at=None if suspicious else now,
+             state=SignatureState.FRAUDULENT if suspicious else SignatureState.PENDING,
+             fraud_reason=request.suspicion, ip_address=request.ip_address),
         ["campaign_id", "supporter_id"],
     )
     if signature_id is not None:
         signature = db.session.get(Signature, signature_id)
-        send_confirmation_request(signature)
+        if not suspicious:
+            send_confirmation_request(signature)
         return signature
     signature = db.session.execute(
         select(Signature).filter_by(campaign_id=campaign.id, supporter_id=supporter.id)
     ).scalar_one()
+    if suspicious:
+        return signature
+    if signature.state == SignatureState.FRAUDULENT:
+        # A flood used this person's address first; the person themselves may still sign.
+        signature.state, signature.fraud_reason = SignatureState.PENDING, None
     if _may_email(signature):
         if signature.state == SignatureState.PENDING:
             send_confirmation_request(signature)
@@ -162,6 +177,32 @@ def confirm(signature: Signature) -> bool:
         db.session.flush()
     db.session.refresh(signature)
     return bool(changed)
+
+
+def invalidate(signature_id: int, reason: str) -> bool:
+    """Strike a signature out; True when it was counted and the count goes down by one.
+
+    Two conditional UPDATEs, so a confirmation racing with it is counted exactly once
+    or not at all, and invalidating twice changes nothing.
+    """
+    values = dict(state=SignatureState.INVALIDATED, fraud_reason=reason[:40])
+    was_counted = db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature_id, Signature.state == SignatureState.CONFIRMED)
+        .values(**values).execution_options(synchronize_session=False)
+    ).rowcount
+    if was_counted:
+        campaign_id = db.session.scalar(select(Signature.campaign_id).filter_by(id=signature_id))
+        db.session.add(SignatureCountChange(campaign_id=campaign_id, delta=-1))
+        db.session.flush()
+        return True
+    db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature_id,
+               Signature.state.in_([SignatureState.PENDING, SignatureState.FRAUDULENT]))
+        .values(**values).execution_options(synchronize_session=False)
+    )
+    return False
 
 
 def resend_confirmation(campaign: Campaign, email: str) -> None:

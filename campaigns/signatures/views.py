@@ -1,13 +1,15 @@
 """Signing from the campaign page, the thank-you page and the confirmation link."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+
+from flask_limiter.util import get_remote_address
 
 from campaigns.core.extensions import limiter
 from campaigns.petitions.operations import visible_campaign_or_404
 from campaigns.petitions.views import render_campaign
-from campaigns.signatures import operations
+from campaigns.signatures import abuse, operations
 from campaigns.signatures.forms import CONSENT_WORDING, ConfirmForm, ResendForm, SignatureForm
 from campaigns.signatures.operations import (
     CampaignClosed,
@@ -19,23 +21,27 @@ from campaigns.signatures.operations import (
 bp = Blueprint("signatures", __name__)
 
 
-def sign_rate_limit() -> str:
-    from flask import current_app
-
-    return current_app.config["SIGN_RATE_LIMIT"]
+def hard_rate_limit() -> str:
+    return current_app.config["SIGN_HARD_RATE_LIMIT"]
 
 
-#: one budget per client address for every way of signing (form, resend, API)
-sign_limit = limiter.shared_limit(sign_rate_limit, scope="sign")
+#: beyond this, a client address gets 429 (it protects the servers); below it, floods
+#: are answered as usual and stored as fraudulent (campaigns/signatures/abuse.py)
+sign_limit = limiter.shared_limit(hard_rate_limit, scope="sign")
 
 
-def signature_request_from(form: SignatureForm, source: str) -> SignatureRequest:
+def signature_request_from(form: SignatureForm, source: str, campaign_slug: str,
+                           from_form: bool = True) -> SignatureRequest:
+    suspicion = abuse.assess(
+        email=form.email.data, country=form.country.data, campaign_slug=campaign_slug,
+        honeypot=form.website.data, started=form.started.data, from_form=from_form,
+    )
     return SignatureRequest(
         first_name=form.first_name.data, last_name=form.last_name.data,
         email=form.email.data, country=form.country.data, postcode=form.postcode.data,
         comment=form.comment.data, public=form.public.data,
         consent_updates=form.consent_updates.data, consent_wording=str(CONSENT_WORDING),
-        source=source,
+        source=source, suspicion=suspicion, ip_address=(get_remote_address() or "")[:45] or None,
     )
 
 
@@ -50,7 +56,7 @@ def sign(slug: str):
         return render_campaign(campaign, form, status=422)
     source = (request.args.get("utm_source") or "web")[:100]
     try:
-        operations.sign(campaign, signature_request_from(form, source))
+        operations.sign(campaign, signature_request_from(form, source, campaign.slug))
     except CampaignClosed:
         return render_campaign(campaign, form, status=409)
     return redirect(url_for("signatures.thanks", slug=campaign.slug), 303)

@@ -1,0 +1,143 @@
+"""When parts fail: nothing a supporter submitted is lost, and nothing is sent twice."""
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
+
+from campaigns.core.db import db
+from campaigns.core.mail import EmailState, OutgoingEmail
+from campaigns.devmail.capture import MaildirHandler
+from campaigns.signatures.models import Signature
+from tests.conftest import fresh
+from tests.helpers import Mailbox, free_port, wait_until
+
+pytestmark = pytest.mark.timeout(600)
+FAST_SWEEP = {"OUTBOX_SWEEP_SECONDS": "1", "OUTBOX_SWEEP_GRACE": "1", "MAIL_LEASE_SECONDS": "5"}
+
+
+def person(i: int, prefix: str) -> dict:
+    return {"first_name": "Ana", "last_name": "Lima", "email": f"{prefix}{i}@example.org",
+            "country": "BR"}
+
+
+def sign_via_api(client, slug, people) -> list[int]:
+    return [client.post(f"/api/v1/campaigns/{slug}/signatures", json=p).status_code
+            for p in people]
+
+
+def received(sink: Mailbox, prefix: str) -> Counter:
+    return Counter(m.to for m in sink.messages() if m.to.startswith(prefix))
+
+
+def test_redis_killed_and_restarted_while_signatures_arrive(
+        other_app, own_redis, worker_process, campaign, tmp_path):
+    sink = Mailbox(tmp_path / "mail", free_port())
+    controller = Controller(MaildirHandler(sink.directory), hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    try:
+        web = other_app(CELERY_BROKER_URL=own_redis.url)
+        client = web.test_client()
+        worker_process(own_redis.url, MAIL_PORT=str(sink.port), **FAST_SWEEP)
+
+        before = [person(i, "before") for i in range(5)]
+        assert sign_via_api(client, campaign.slug, before) == [202] * 5
+
+        own_redis.kill()  # the broker is gone
+        during = [person(i, "during") for i in range(10)]
+        assert sign_via_api(client, campaign.slug, during) == [202] * 10  # still accepted
+        assert client.get("/healthz").status_code == 503
+
+        own_redis.start()  # back, empty: whatever it held is lost
+        after = [person(i, "after") for i in range(5)]
+        assert sign_via_api(client, campaign.slug, after) == [202] * 5
+
+        wait_until(lambda: len(received(sink, "before")) + len(received(sink, "during"))
+                   + len(received(sink, "after")) == 20, timeout=240,
+                   message="every confirmation email")
+        for prefix in ("before", "during", "after"):
+            assert set(received(sink, prefix).values()) == {1}, received(sink, prefix)
+        fresh()
+        assert db.session.scalar(select(func.count()).select_from(Signature)) == 20
+    finally:
+        controller.stop()
+
+
+class SlowToAccept(MaildirHandler):
+    """Takes a while before accepting each recipient: a worker killed then sent nothing."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        await asyncio.sleep(0.15)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_worker_killed_mid_batch_finishes_after_restart_and_sends_each_email_once(
+        app, other_app, worker_process, campaign, tmp_path):
+    broker = f"sqla+sqlite:///{tmp_path / 'kill-broker.sqlite'}"
+    sink = Mailbox(tmp_path / "slow-mail", free_port())
+    controller = Controller(SlowToAccept(sink.directory), hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    try:
+        web = other_app(CELERY_BROKER_URL=broker)
+        client = web.test_client()
+        people = [person(i, "batch") for i in range(40)]
+        assert sign_via_api(client, campaign.slug, people) == [202] * 40
+
+        worker = worker_process(broker, MAIL_PORT=str(sink.port), **FAST_SWEEP)
+        wait_until(lambda: len(received(sink, "batch")) >= 8, timeout=180, message="a few emails")
+        worker.kill_hard()
+        sent_before_kill = len(received(sink, "batch"))
+        assert sent_before_kill < 40
+
+        worker_process(broker, MAIL_PORT=str(sink.port), **FAST_SWEEP)
+        wait_until(lambda: len(received(sink, "batch")) == 40, timeout=240,
+                   message="all 40 emails after the restart")
+        counts = received(sink, "batch")
+        assert set(counts.values()) == {1}, [k for k, v in counts.items() if v > 1]
+        fresh()
+        states = Counter(db.session.scalars(select(OutgoingEmail.state)))
+        assert states == {EmailState.SENT: 40}
+    finally:
+        controller.stop()
+
+
+def test_postgresql_restarted_requests_fail_cleanly_and_recover(other_app, own_postgres):
+    from flask_migrate import upgrade
+
+    from campaigns.petitions.models import Campaign, CampaignStatus
+
+    web = other_app(SQLALCHEMY_DATABASE_URI=own_postgres.url,
+                    SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True,
+                                               "connect_args": {"connect_timeout": 3}})
+    web.config["PROPAGATE_EXCEPTIONS"] = False
+    with web.app_context():
+        upgrade(revision="heads")
+        db.session.add(Campaign(slug="pg", title="Pay the workers", summary="S", story="",
+                                status=CampaignStatus.LIVE))
+        db.session.commit()
+    client = web.test_client()
+    assert client.get("/c/pg").status_code == 200
+
+    own_postgres.crash()
+    import time
+
+    started = time.monotonic()
+    page = client.get("/c/pg")
+    api = client.get("/api/v1/campaigns/pg")
+    signing = client.post("/api/v1/campaigns/pg/signatures", json=person(1, "pg"))
+    health = client.get("/healthz")
+    assert time.monotonic() - started < 20  # no hang
+    assert page.status_code == 503 and "briefly unavailable" in page.get_data(as_text=True)
+    assert "psycopg" not in page.get_data(as_text=True)
+    assert api.status_code == 503 and api.is_json
+    assert signing.status_code == 503 and signing.is_json
+    assert health.status_code == 503 and health.get_json()["failing"] == ["database"]
+
+    own_postgres.start()  # the same app, not restarted
+    assert wait_until(lambda: client.get("/c/pg").status_code == 200, timeout=30,
+                      message="the campaign page to come back")
+    assert client.post("/api/v1/campaigns/pg/signatures", json=person(2, "pg")).status_code == 202
