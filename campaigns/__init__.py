@@ -56,7 +56,10 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     from campaigns.api.views import bp as api_bp
     from campaigns.core.health import bp as health_bp
     from campaigns.petitions.views import bp as petitions_bp
+    from campaigns.privacy.views import admin_bp as supporters_admin_bp
+    from campaigns.privacy.views import bp as privacy_bp
     from campaigns.signatures.views import bp as signatures_bp
+    from campaigns.updates.views import bp as updates_bp
 
     app.register_blueprint(petitions_bp)
     app.register_blueprint(signatures_bp)
@@ -64,6 +67,9 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(privacy_bp)
+    app.register_blueprint(supporters_admin_bp)
+    app.register_blueprint(updates_bp)
     if app.config["MAIL_CAPTURE"]:
         from campaigns.devmail.views import bp as devmail_bp
 

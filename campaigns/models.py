@@ -6,6 +6,7 @@ from campaigns.petitions.models import Campaign, CampaignTarget
 from campaigns.signatures.models import Signature, SignatureCountChange
 from campaigns.supporters.models import Consent, Supporter
 from campaigns.targets.models import Contact, Target
+from campaigns.updates.models import CampaignUpdate, CampaignUpdateRecipient
 
 __all__ = ["Campaigner", "Organisation", "AuditEvent", "OutgoingEmail", "Campaign", "CampaignTarget", "Signature", "SignatureCountChange",
-           "Consent", "Supporter", "Contact", "Target"]
+           "Consent", "Supporter", "Contact", "Target", "CampaignUpdate", "CampaignUpdateRecipient"]

@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 TASK_MODULES = [
     "campaigns.core.mail",
     "campaigns.signatures.tasks",
+    "campaigns.privacy.tasks",
+    "campaigns.updates.tasks",
 ]
 
 
@@ -64,6 +66,10 @@ def beat_schedule(app: Flask) -> dict:
         "reconcile-signature-counts": {
             "task": "campaigns.signatures.tasks.reconcile_signature_counts",
             "schedule": 3600.0,
+        },
+        "anonymise-signers-past-retention": {
+            "task": "campaigns.privacy.tasks.anonymise_expired_signers",
+            "schedule": 86400.0,
         },
         "send-outbox-mail-left-behind": {
             "task": "campaigns.core.mail.sweep_outbox",
