@@ -154,8 +154,8 @@ def export_data(supporter: Supporter) -> dict[str, Any]:
 
 def send_data_export(supporter: Supporter, requested_by: str) -> None:
     """Email the supporter their data (JSON inline), only ever to their own address."""
-    links, _ = mail_links(supporter)
-    queue_email("supporter_data_export", supporter.email, "privacy/data_export",
+    links, headers = mail_links(supporter)
+    queue_email("supporter_data_export", supporter.email, "privacy/data_export", headers=headers,
                 first_name=supporter.first_name,
                 export_json=json.dumps(export_data(supporter), indent=2, ensure_ascii=False),
                 **links)
