@@ -71,11 +71,6 @@ def current_consents(supporter: Supporter) -> dict[ConsentPurpose, Consent | Non
     return {purpose: found.get(purpose) for purpose in ConsentPurpose}
 
 
-def has_consent(supporter: Supporter, purpose: ConsentPurpose) -> bool:
-    current = current_consents(supporter)[purpose]
-    return current is not None and current.granted
-
-
 def consenting_supporter_ids(purpose: ConsentPurpose) -> Select:
     """SELECT of the ids of supporters whose current consent for ``purpose`` is granted."""
     latest = (
