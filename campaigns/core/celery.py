@@ -71,6 +71,10 @@ def beat_schedule(app: Flask) -> dict:
             "task": "campaigns.privacy.tasks.anonymise_expired_signers",
             "schedule": 86400.0,
         },
+        "resume-stalled-update-fan-outs": {
+            "task": "campaigns.updates.tasks.resume_stalled_fan_outs",
+            "schedule": 300.0,
+        },
         "send-outbox-mail-left-behind": {
             "task": "campaigns.core.mail.sweep_outbox",
             "schedule": 60.0,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -26,6 +27,8 @@ from campaigns.updates.models import (
 
 #: recipients picked and queued per transaction by the fan-out
 FAN_OUT_BATCH = 500
+#: a fan-out still sending after this long is queued again (harmless if it was only slow)
+STALLED_AFTER = timedelta(minutes=10)
 
 
 class NotEditable(Exception):
@@ -134,6 +137,14 @@ def finish_sending(update: CampaignUpdate) -> None:
         .where(CampaignUpdateRecipient.update_id == update.id))
     db.session.flush()
     record("update.sent", subject=update, actor=None, recipients=update.recipient_total)
+
+
+def stalled_update_ids() -> list[int]:
+    return list(db.session.scalars(
+        select(CampaignUpdate.id).where(CampaignUpdate.state == UpdateState.SENDING,
+                                        CampaignUpdate.send_started_at < utcnow() - STALLED_AFTER)
+        .order_by(CampaignUpdate.id)
+    ).all())
 
 
 @dataclass(frozen=True)

@@ -30,3 +30,20 @@ def fan_out_update(update_id: int, batch_size: int = operations.FAN_OUT_BATCH) -
         db.session.commit()  # the emails of this batch are enqueued after this commit
         after = last
         batches += 1
+
+
+@shared_task(ignore_result=True)
+def resume_stalled_fan_outs() -> int:
+    """Queue again the fan-out of updates still sending a while after they started.
+
+    The fan-out may have been lost (broker down when the campaigner pressed send, a worker
+    killed for good); running it again is harmless, so when in doubt, run it again.
+    """
+    from campaigns.core.celery import enqueue
+
+    stalled = operations.stalled_update_ids()
+    db.session.rollback()
+    for update_id in stalled:
+        if not enqueue(fan_out_update, update_id):
+            break
+    return len(stalled)

@@ -144,3 +144,29 @@ def test_other_organisations_cannot_see_or_send_updates(client, login, make_camp
     assert login(make_campaigner("campaigner", organisation="Union B")).status_code == 302
     assert client.get(f"/admin/campaigns/{campaign.slug}/updates").status_code == 403
     assert client.get(f"/admin/campaigns/{campaign.slug}/updates/new").status_code == 403
+
+
+def test_a_lost_fan_out_is_resumed_by_the_periodic_sweep(app, campaign, signer, make_campaigner,
+                                                         mail_sink):
+    from datetime import timedelta
+
+    from campaigns.core.db import utcnow
+    from campaigns.updates.tasks import resume_stalled_fan_outs
+
+    signer(campaign, "lost-fan@example.org")
+    update = operations.create_update(campaign, make_campaigner("campaigner"),
+                                      subject="Pay them now", body="News.")
+    # Sending started, but the broker was down: the fan-out task was never queued.
+    update.state = UpdateState.SENDING
+    update.send_started_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    assert resume_stalled_fan_outs() == 0  # may still be running: left alone for a while
+    update.send_started_at = utcnow() - operations.STALLED_AFTER - timedelta(seconds=1)
+    db.session.commit()
+
+    assert app.extensions["celery"].conf.beat_schedule["resume-stalled-update-fan-outs"]
+    assert resume_stalled_fan_outs() == 1
+    wait_until(lambda: update_mail(mail_sink, "lost-fan@example.org"), message="the update")
+    wait_until(lambda: fresh() or db.session.get(CampaignUpdate, update.id).state == UpdateState.SENT,
+               message="sent")
+    assert resume_stalled_fan_outs() == 0
