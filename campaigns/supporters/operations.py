@@ -1,4 +1,4 @@
-"""Finding and recording supporters, their consents, and their rights (export, erasure)."""
+"""Finding and recording supporters, and their consents (append-only; the latest row counts)."""
 from __future__ import annotations
 
 from sqlalchemy import Select, func, select
