@@ -61,6 +61,8 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | DONATION_MIN_AMOUNT       | 100 (cents)                                       |
 | DONATION_MAX_AMOUNT       | 1000000 (cents)                                   |
 | DONATE_RATE_LIMIT         | 10/minute;60/hour                                 |
+| SUPPORTER_RETENTION_DAYS  | 365 (after a campaign closed or was won)          |
+| LIST_UNSUBSCRIBE_MAILTO   | unset (optional mailto: in List-Unsubscribe)      |
 """
 from __future__ import annotations
 
@@ -163,6 +165,12 @@ class Config:
     SIGNATURE_EMAIL_INTERVAL = env_int("SIGNATURE_EMAIL_INTERVAL", 600)
     #: how often the background job folds confirmed signatures into the counts
     COUNTER_FLUSH_SECONDS = float(os.environ.get("COUNTER_FLUSH_SECONDS", "5"))
+
+    # Supporters' data
+    #: days after a campaign closed (or was won) before its signers are anonymised
+    SUPPORTER_RETENTION_DAYS = env_int("SUPPORTER_RETENTION_DAYS", 365)
+    #: an address that unsubscribes whoever writes to it; offered next to the one-click link
+    LIST_UNSUBSCRIBE_MAILTO = os.environ.get("LIST_UNSUBSCRIBE_MAILTO") or None
 
     # Abuse
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)

@@ -60,7 +60,10 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     from campaigns.donations.views import bp as donations_bp
     from campaigns.donations.views import webhooks as stripe_webhooks_bp
     from campaigns.petitions.views import bp as petitions_bp
+    from campaigns.privacy.views import admin_bp as supporters_admin_bp
+    from campaigns.privacy.views import bp as privacy_bp
     from campaigns.signatures.views import bp as signatures_bp
+    from campaigns.updates.views import bp as updates_bp
 
     app.register_blueprint(petitions_bp)
     app.register_blueprint(signatures_bp)
@@ -72,6 +75,9 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(abuse_bp)
+    app.register_blueprint(privacy_bp)
+    app.register_blueprint(supporters_admin_bp)
+    app.register_blueprint(updates_bp)
     if app.config["MAIL_CAPTURE"]:
         from campaigns.devmail.views import bp as devmail_bp
 

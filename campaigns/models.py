@@ -9,3 +9,4 @@ from campaigns.petitions.models import Campaign, CampaignTarget
 from campaigns.signatures.models import Signature, SignatureCountChange
 from campaigns.supporters.models import Consent, Supporter
 from campaigns.targets.models import Contact, Target
+from campaigns.updates.models import CampaignUpdate, CampaignUpdateRecipient

@@ -15,6 +15,8 @@ TASK_MODULES = [
     "campaigns.signatures.tasks",
     "campaigns.donations.tasks",
     "campaigns.abuse.tasks",
+    "campaigns.privacy.tasks",
+    "campaigns.updates.tasks",
 ]
 
 
@@ -70,6 +72,14 @@ def beat_schedule(app: Flask) -> dict:
         "report-trending-signers": {
             "task": "campaigns.abuse.tasks.report_trending_signers",
             "schedule": 3600.0,
+        },
+        "anonymise-signers-past-retention": {
+            "task": "campaigns.privacy.tasks.anonymise_expired_signers",
+            "schedule": 86400.0,
+        },
+        "resume-stalled-update-fan-outs": {
+            "task": "campaigns.updates.tasks.resume_stalled_fan_outs",
+            "schedule": 300.0,
         },
         "send-outbox-mail-left-behind": {
             "task": "campaigns.core.mail.sweep_outbox",

@@ -13,6 +13,7 @@ from campaigns.core.mail import queue_email
 from campaigns.core.tokens import BadSignature, SignatureExpired, make_token, read_token
 from campaigns.core.urls import external_url
 from campaigns.petitions.models import Campaign
+from campaigns.privacy.operations import mail_links
 from campaigns.signatures.models import (
     COUNTED_STATES,
     Signature,
@@ -129,9 +130,10 @@ def confirmation_token(signature: Signature) -> str:
 
 def send_confirmation_request(signature: Signature) -> None:
     campaign, supporter = signature.campaign, signature.supporter
+    links, headers = mail_links(supporter)
     queue_email(
         "signature_confirmation", supporter.email, "signatures/confirm_signature",
-        first_name=supporter.first_name, campaign=campaign,
+        headers=headers, **links, first_name=supporter.first_name, campaign=campaign,
         confirm_url=external_url("signatures.confirm", token=confirmation_token(signature)),
         campaign_url=external_url("petitions.show", slug=campaign.slug),
     )
@@ -139,9 +141,10 @@ def send_confirmation_request(signature: Signature) -> None:
 
 def notify_signer_of_existing_signature(signature: Signature) -> None:
     campaign, supporter = signature.campaign, signature.supporter
+    links, headers = mail_links(supporter)
     queue_email(
         "signature_already_signed", supporter.email, "signatures/already_signed",
-        first_name=supporter.first_name, campaign=campaign,
+        headers=headers, **links, first_name=supporter.first_name, campaign=campaign,
         campaign_url=external_url("petitions.show", slug=campaign.slug),
     )
 

@@ -31,6 +31,8 @@ class Supporter(TimestampMixin, db.Model):
     postcode: Mapped[str | None] = mapped_column(String(16))
     #: the language the supporter used, for the emails we send them
     locale: Mapped[str] = mapped_column(String(12), default="en")
+    #: when the personal fields were anonymised (on request or by the retention job)
+    erased_at: Mapped[datetime | None]
 
     consents: Mapped[list[Consent]] = relationship(back_populates="supporter",
                                                    order_by="Consent.id")
@@ -42,7 +44,11 @@ class ConsentPurpose(enum.StrEnum):
 
 
 class Consent(db.Model):
-    """An append-only record: what a supporter agreed to (or withdrew), when and where."""
+    """An append-only record: what a supporter agreed to (or withdrew), when and where.
+
+    Rows are never updated or deleted: a withdrawal is a new row with ``granted=False``.
+    The current consent for a purpose is the supporter's latest row (highest id) for it.
+    """
 
     __tablename__ = "consent"
 

@@ -1,7 +1,7 @@
-"""Finding and recording supporters."""
+"""Finding and recording supporters, and their consents (append-only; the latest row counts)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from campaigns.core.db import db, insert_ignoring_conflicts
 from campaigns.supporters.models import Consent, ConsentPurpose, Supporter
@@ -53,3 +53,46 @@ def record_consent(supporter: Supporter, *, purpose: ConsentPurpose, granted: bo
                       wording=wording, source=source, campaign_id=campaign_id)
     db.session.add(consent)
     return consent
+
+
+# --- current consent ------------------------------------------------------------------
+# Consents are append-only: the current one for a purpose is the latest row (highest id).
+
+
+def current_consents(supporter: Supporter) -> dict[ConsentPurpose, Consent | None]:
+    """Each purpose's current consent row, or None if the supporter was never asked."""
+    rows = db.session.scalars(
+        select(Consent).where(Consent.id.in_(
+            select(func.max(Consent.id)).where(Consent.supporter_id == supporter.id)
+            .group_by(Consent.purpose)
+        ))
+    ).all()
+    found = {row.purpose: row for row in rows}
+    return {purpose: found.get(purpose) for purpose in ConsentPurpose}
+
+
+def consenting_supporter_ids(purpose: ConsentPurpose) -> Select:
+    """SELECT of the ids of supporters whose current consent for ``purpose`` is granted."""
+    latest = (
+        select(func.max(Consent.id).label("id"))
+        .where(Consent.purpose == purpose)
+        .group_by(Consent.supporter_id)
+        .subquery()
+    )
+    return (select(Consent.supporter_id)
+            .join(latest, Consent.id == latest.c.id)
+            .where(Consent.granted.is_(True)))
+
+
+def withdraw_consents(supporter: Supporter, *, wording: str, source: str) -> list[Consent]:
+    """Append a withdrawal for every purpose not already withdrawn; returns the new rows.
+
+    A purpose never granted gets a withdrawal too: it records the wish not to be written to.
+    """
+    added = []
+    for purpose, current in current_consents(supporter).items():
+        if current is None or current.granted:
+            added.append(record_consent(supporter, purpose=purpose, granted=False,
+                                        wording=wording, source=source))
+    db.session.flush()
+    return added

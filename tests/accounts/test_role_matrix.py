@@ -34,12 +34,23 @@ def matrix_campaign(make_campaign):
     organisation = Organisation(name="Union A")
     db.session.add(organisation)
     db.session.commit()
-    return make_campaign(slug="matrix", organisation_id=organisation.id)
+    campaign = make_campaign(slug="matrix", organisation_id=organisation.id)
+    from campaigns.updates.models import CampaignUpdate
+
+    db.session.add(CampaignUpdate(campaign_id=campaign.id, subject="News", body="**News**"))
+    db.session.commit()
+    return campaign
 
 
 def url_values(rule, campaign) -> dict:
     """Arguments for a rule's placeholders; add a line here for each new kind of argument."""
-    known = {"slug": campaign.slug, "campaign_id": campaign.id, "job_id": 1, "action": "pause"}
+    from campaigns.updates.models import CampaignUpdate
+
+    update_id = db.session.scalar(db.select(CampaignUpdate.id).filter_by(campaign_id=campaign.id))
+    known = {"slug": campaign.slug, "campaign_id": campaign.id, "update_id": update_id,
+             "job_id": 1, "action": "pause",
+             # no such supporter: 404 once the role check has passed
+             "supporter_id": 999_999}
     missing = set(rule.arguments) - set(known)
     assert not missing, f"{rule.rule}: teach url_values() about {missing}"
     return {name: known[name] for name in rule.arguments}

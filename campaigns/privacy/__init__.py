@@ -1,0 +1,1 @@
+"""Supporters\x27 rights: unsubscribe, preferences, data export, erasure and retention."""

@@ -1,0 +1,1 @@
+from tests.privacy.conftest import signer  # noqa: F401
