@@ -54,9 +54,12 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     from campaigns.accounts.views import bp as accounts_bp
     from campaigns.admin.views import bp as admin_bp
     from campaigns.api.views import bp as api_bp
+    from campaigns.consultations.views import bp as consultations_bp
     from campaigns.core.health import bp as health_bp
+    from campaigns.petitions.admin_views import bp as campaign_admin_bp
     from campaigns.petitions.views import bp as petitions_bp
     from campaigns.signatures.views import bp as signatures_bp
+    from campaigns.targets.views import bp as targets_bp
 
     app.register_blueprint(petitions_bp)
     app.register_blueprint(signatures_bp)
@@ -64,6 +67,9 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(campaign_admin_bp)
+    app.register_blueprint(consultations_bp)
+    app.register_blueprint(targets_bp)
     if app.config["MAIL_CAPTURE"]:
         from campaigns.devmail.views import bp as devmail_bp
 

@@ -40,6 +40,8 @@ def matrix_campaign(make_campaign):
 def url_values(rule, campaign) -> dict:
     """Arguments for a rule's placeholders; add a line here for each new kind of argument."""
     known = {"slug": campaign.slug, "campaign_id": campaign.id}
+    known.update(target_slug=campaign.targets[0].target.slug,
+                 contact_id=campaign.targets[0].target.contacts[0].id)
     missing = set(rule.arguments) - set(known)
     assert not missing, f"{rule.rule}: teach url_values() about {missing}"
     return {name: known[name] for name in rule.arguments}
