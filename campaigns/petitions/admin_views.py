@@ -137,7 +137,7 @@ def status(campaign: Campaign):
         return redirect(url_for("campaign_admin.edit", slug=campaign.slug), 303)
     new_status = CampaignStatus(form.status.data)
     try:
-        operations.change_status(campaign, new_status, current_user, note=form.note.data.strip())
+        operations.change_status(campaign, new_status, current_user, note=(form.note.data or "").strip())
     except operations.LifecycleRefused as refused:
         edit_form = _form(campaign, from_request=False)
         return _render_form(edit_form, campaign, 409, **_lifecycle_context(campaign, str(refused)))
