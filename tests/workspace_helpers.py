@@ -26,7 +26,7 @@ def campaign_form(targets, **fields) -> dict:
 
 def post_campaign(client, targets, path: str = "/admin/campaigns/new", **fields):
     data = campaign_form(targets, **fields)
-    data["csrf_token"] = token(client, path)
+    data["csrf_token"] = token(client)  # one token per session: any workspace page has it
     return client.post(path, data=data, content_type="multipart/form-data")
 
 

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from campaigns.accounts.models import Organisation
-from campaigns.accounts.policy import Role, require_role
+from campaigns.accounts.policy import Role, can_manage_campaign, require_role
 from campaigns.admin.views import never_cache
 from campaigns.consultations.operations import current_consultation
 from campaigns.core.db import db
@@ -15,7 +15,7 @@ from campaigns.core.markdown import render_markdown
 from campaigns.core.uploads import InvalidImage, store_image
 from campaigns.petitions import operations
 from campaigns.petitions.forms import CampaignForm, PreviewForm, StatusForm
-from campaigns.petitions.models import Campaign, CampaignStatus
+from campaigns.petitions.models import EDITABLE_STATES, Campaign, CampaignStatus
 from campaigns.targets.models import Target
 
 bp = Blueprint("campaign_admin", __name__, url_prefix="/admin/campaigns")
@@ -68,8 +68,15 @@ def _store_upload(form: CampaignForm) -> str | None:
 
 def _render_form(form: CampaignForm, campaign: Campaign | None, status: int = 200, **context):
     preview = render_markdown(form.story.data or "") if form.preview.data else None
+    editable = campaign is None or campaign.status in EDITABLE_STATES
     return render_template("petitions/workspace/form.html", form=form, campaign=campaign,
-                           preview=preview, **context), status
+                           preview=preview, editable=editable, **context), status
+
+
+@bp.app_template_global()
+def may_manage(campaign: Campaign) -> bool:
+    """For templates: whether the signed-in campaigner may change this campaign."""
+    return current_user.is_authenticated and can_manage_campaign(current_user, campaign)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -106,7 +113,7 @@ def edit(campaign: Campaign):
         if not form.errors.get("slug") and not form.image.errors:
             fields = _fields(form)
             if "organisation_id" in form:
-                campaign.organisation_id = form.organisation_id.data or None
+                fields["organisation_id"] = form.organisation_id.data or None
             try:
                 changed = operations.update_campaign(campaign, image=image, **fields)
             except operations.LifecycleRefused as refused:

@@ -62,6 +62,8 @@ class TargetAsk:
 #: the fields of a campaign that the workspace form edits, besides targets and image
 EDITABLE_FIELDS = ("title", "slug", "summary", "story", "goal", "deadline", "image_alt",
                    "languages", "urgent", "risk_flag")
+#: what update_campaign() may change (only admins choose the organisation)
+UPDATABLE_FIELDS = (*EDITABLE_FIELDS, "organisation_id")
 
 
 def slug_taken(slug: str, campaign: Campaign | None = None) -> bool:
@@ -103,7 +105,7 @@ def update_campaign(campaign: Campaign, *, asks: list[TargetAsk], image: str | N
         raise LifecycleRefused(_("A %(state)s campaign can no longer be changed.",
                                  state=campaign.status.label.lower()))
     changed = []
-    for name in EDITABLE_FIELDS:
+    for name in UPDATABLE_FIELDS:
         if name in fields and getattr(campaign, name) != fields[name]:
             setattr(campaign, name, fields[name])
             changed.append(name)

@@ -274,3 +274,60 @@ def test_risk_flag_set_in_the_form_hides_signers(client, campaigner, make_campai
                   risk_flag="y")
     assert campaign_by_slug("risky").risk_flag
     assert "Visiblename" not in client.get("/c/risky").get_data(as_text=True)
+
+
+def test_a_campaign_without_targets_cannot_go_live(client, make_campaign, make_campaigner, login):
+    campaign = make_campaign(status=CampaignStatus.REVIEW, targets=[])
+    add_consultation(campaign)
+    login(make_campaigner("admin"))
+    response = change_status(client, campaign.slug, "live")
+    assert response.status_code == 409
+    assert "Choose at least one target" in response.get_data(as_text=True)
+
+
+def test_admins_choose_the_organisation_and_it_is_audited(client, make_campaigner, login, targets):
+    from campaigns.accounts.models import Organisation
+
+    login(make_campaigner("admin"))
+    union_b = Organisation(name="Union B")
+    db.session.add(union_b)
+    db.session.commit()
+    assert post_campaign(client, [(targets[0], "Ask.")], organisation_id=str(union_b.id)).status_code == 303
+    assert campaign_by_slug("reinstate-harbor").organisation_id == union_b.id
+    post_campaign(client, [(targets[0], "Ask.")], path="/admin/campaigns/reinstate-harbor/edit",
+                  organisation_id="0")
+    assert campaign_by_slug("reinstate-harbor").organisation_id is None
+    assert events("campaign.edited")[-1].details["fields"] == ["organisation_id"]
+
+
+def test_campaigners_cannot_choose_another_organisation(client, campaigner, targets):
+    from campaigns.accounts.models import Organisation
+
+    union_b = Organisation(name="Union B")
+    db.session.add(union_b)
+    db.session.commit()
+    post_campaign(client, [(targets[0], "Ask.")], organisation_id=str(union_b.id))
+    assert campaign_by_slug("reinstate-harbor").organisation_id == campaigner.organisation_id
+
+
+def test_other_organisations_cannot_post_edits(client, make_campaign, make_campaigner, login, targets):
+    from campaigns.accounts.models import Organisation
+
+    union_a = Organisation(name="Union A")
+    db.session.add(union_a)
+    db.session.commit()
+    campaign = make_campaign(slug="theirs", organisation_id=union_a.id, title="Their title")
+    login(make_campaigner("campaigner", organisation="Union B"))
+    response = post_campaign(client, [(targets[0], "Ask.")], path="/admin/campaigns/theirs/edit",
+                             slug="theirs", title="Hijacked")
+    assert response.status_code == 403
+    assert campaign_by_slug("theirs").title == "Their title"
+    assert "/admin/campaigns/theirs/edit" not in client.get("/admin/").get_data(as_text=True)
+
+
+def test_an_ended_campaign_shows_no_content_form(client, make_campaign, make_campaigner, login):
+    campaign = make_campaign(status=CampaignStatus.CLOSED)
+    login(make_campaigner("campaigner"))
+    page = client.get(f"/admin/campaigns/{campaign.slug}/edit").get_data(as_text=True)
+    assert "its content can no longer be changed" in page
+    assert 'class="campaign-form"' not in page
