@@ -51,6 +51,25 @@ def can_escalate(campaign: Campaign, today: date | None = None) -> bool:
     return current_consultation(campaign, today) is not None
 
 
+class EscalationRefused(Exception):
+    """An escalation attempted without a current worker consultation."""
+
+
+def ensure_can_escalate(campaign: Campaign, today: date | None = None) -> WorkerConsultation:
+    """The current consultation, for escalation hooks that must stop without one.
+
+    Raises EscalationRefused (with a message for the campaigner) when there is none.
+    """
+    consultation = current_consultation(campaign, today)
+    if consultation is None:
+        from flask_babel import gettext as _
+
+        raise EscalationRefused(_("The campaign needs a current worker consultation record first: "
+                                  "the workers or their representatives must have asked for it "
+                                  "and approved it."))
+    return consultation
+
+
 def record_consultation(campaign: Campaign, **fields: Any) -> WorkerConsultation:
     """Add a consultation record to the campaign (records are never edited, only added)."""
     consultation = WorkerConsultation(campaign_id=campaign.id, **fields)

@@ -20,8 +20,9 @@ class TargetForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=[SelectChoice(kind.value, TARGET_KIND_LABELS[kind]) for kind in TargetKind],
                        validators=[DataRequired()])
     country = SelectField(_l("Country"), validate_choice=False, validators=[Optional()])
-    website = URLField(_l("Website"), validators=[Optional(), URL(message=_l("Enter a full web address, starting with https://.")),
-                                                   Length(max=300)])
+    website = URLField(_l("Website"), validators=[
+        Optional(), Regexp(r"^https?://", message=_l("Enter a full web address, starting with https://.")),
+        URL(message=_l("Enter a full web address, starting with https://.")), Length(max=300)])
     description = TextAreaField(_l("Public description"), validators=[Length(max=5000)],
                                 render_kw={"rows": 3})
 

@@ -116,3 +116,16 @@ def test_an_expired_consultation_blocks_resuming_a_paused_campaign(client, campa
     assert response.status_code == 409
     post_consultation(client, campaign)
     assert change_status(client, campaign.slug, "live").status_code == 303
+
+
+def test_escalation_hooks_stop_without_a_current_consultation(make_campaign):
+    from campaigns.consultations.operations import EscalationRefused, ensure_can_escalate
+
+    campaign = make_campaign()
+    with pytest.raises(EscalationRefused):
+        ensure_can_escalate(campaign)
+    add_consultation(campaign, valid_days=-1, consulted_days_ago=30)
+    with pytest.raises(EscalationRefused):
+        ensure_can_escalate(campaign)
+    current = add_consultation(campaign, valid_days=5)
+    assert ensure_can_escalate(campaign) == current

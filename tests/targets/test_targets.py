@@ -64,6 +64,12 @@ def test_target_form_errors(client, make_campaigner, login, make_target):
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and 'id="error-summary"' in page
     assert "Enter the name." in page and "Enter a full web address" in page
+    response = client.post("/admin/targets/new", data={
+        "csrf_token": token(client), "name": "X", "slug": "x", "kind": "brand",
+        "website": "javascript://example.com/%0aalert(1)"})
+    assert response.status_code == 422
+    fresh()
+    assert db.session.scalars(select(Target).filter_by(slug="x")).first() is None
 
 
 def test_viewers_read_the_registry_but_cannot_change_it(client, make_campaigner, login, make_target):
@@ -91,3 +97,5 @@ def test_public_target_page_lists_visible_campaigns_with_the_ask(client, make_ta
     assert "sustainability@velora.example" in page  # public address
     assert "ceo@velora.example" not in page  # private address, never shown
     assert client.get("/t/nobody").status_code == 404
+    # the campaign page links to each target's page
+    assert 'href="/t/velora"' in client.get("/c/live-one").get_data(as_text=True)
