@@ -161,6 +161,8 @@ def allowed_transitions(campaign: Campaign, campaigner: Any) -> list[CampaignSta
 def change_status(campaign: Campaign, new_status: CampaignStatus, campaigner: Any,
                   note: str = "") -> None:
     """Move the campaign along its lifecycle, or raise LifecycleRefused; always audited."""
+    # lock the row and read its state afresh: two approvers at once move it once
+    db.session.refresh(campaign, with_for_update=True)
     problem = transition_problem(campaign, new_status, campaigner)
     old = campaign.status
     if problem:
