@@ -47,6 +47,8 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | TRUSTED_PROXY_HOPS        | 0 (set to the number of proxies in front)         |
 | SESSION_COOKIE_SECURE     | true unless BASE_URL is http://                   |
 | MAX_CONTENT_LENGTH        | 2097152                                           |
+| MAX_IMAGE_BYTES           | 1572864 (1.5 MiB)                                 |
+| UPLOAD_DIR                | instance/uploads                                  |
 | LANGUAGES                 | en                                                |
 | STRIPE_SECRET_KEY         | unset: payments go to a local Stripe emulator     |
 |                           | (localstripe, started by `make run`)              |
@@ -204,6 +206,10 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # tied to the session, which expires on its own
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
+    #: the largest campaign image accepted (below MAX_CONTENT_LENGTH, so the form can say so)
+    MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 1536 * 1024)
+    #: where uploaded campaign images are kept (a shared volume when several machines serve)
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or None  # None: <instance>/uploads
 
     # Donations (Stripe). With no STRIPE_SECRET_KEY, `make run` starts localstripe, a
     # local Stripe emulator, and points these settings at it.

@@ -55,15 +55,18 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     from campaigns.accounts.views import bp as accounts_bp
     from campaigns.admin.views import bp as admin_bp
     from campaigns.api.views import bp as api_bp
+    from campaigns.consultations.views import bp as consultations_bp
     from campaigns.core.health import bp as health_bp
     from campaigns.donations.admin import bp as donations_admin_bp
     from campaigns.donations.views import bp as donations_bp
     from campaigns.donations.views import webhooks as stripe_webhooks_bp
+    from campaigns.petitions.admin_views import bp as campaign_admin_bp
     from campaigns.petitions.views import bp as petitions_bp
     from campaigns.privacy.views import admin_bp as supporters_admin_bp
     from campaigns.privacy.views import bp as privacy_bp
     from campaigns.signatures.views import bp as signatures_bp
     from campaigns.updates.views import bp as updates_bp
+    from campaigns.targets.views import bp as targets_bp
 
     app.register_blueprint(petitions_bp)
     app.register_blueprint(signatures_bp)
@@ -78,6 +81,9 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(privacy_bp)
     app.register_blueprint(supporters_admin_bp)
     app.register_blueprint(updates_bp)
+    app.register_blueprint(campaign_admin_bp)
+    app.register_blueprint(consultations_bp)
+    app.register_blueprint(targets_bp)
     if app.config["MAIL_CAPTURE"]:
         from campaigns.devmail.views import bp as devmail_bp
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from campaigns.consultations.models import RequesterKind, WorkerConsultation
 from campaigns.core.db import db, utcnow
 from campaigns.petitions.models import Campaign, CampaignStatus, CampaignTarget
 from campaigns.signatures.models import Signature, SignatureState
@@ -73,7 +74,7 @@ close the gap now and recover it from their supplier later.
             "crescent-textiles": "Disclose the factory's accounts and pay what the law requires.",
             "ministry-of-labour": "Release the severance guarantee fund to the workers and prosecute the owner's flight.",
         },
-        signers=64,
+        signers=64, consulted=("Riverside Garment Workers' Union (demo)", "BD"),
     ),
     dict(
         slug="reinstate-harbor-union-leaders",
@@ -100,7 +101,7 @@ The union asks for:
             "velora-apparel": "Use your leverage: require Harbor to reinstate the 14 leaders with back pay within 14 days.",
             "harbor-knitwear": "Reinstate the 14 leaders, recognise the union and start negotiations.",
         },
-        signers=38,
+        signers=38, consulted=("Harbor Knitwear Workers' Union (demo)", "KH"),
     ),
     dict(
         slug="eastgate-safe-factories",
@@ -121,7 +122,7 @@ signed.
             "northwind-athletics": "Sign the binding safety agreement and publish your Eastgate suppliers.",
             "velora-apparel": "Sign the binding safety agreement and pay for the repairs in your suppliers' factories.",
         },
-        signers=25,
+        signers=25, consulted=("Eastgate Garment Workers' Federation (demo)", "BD"),
     ),
 ]
 
@@ -210,6 +211,15 @@ def seed() -> str:
                             for i, (slug, ask) in enumerate(spec["asks"].items())]
         db.session.add(campaign)
         db.session.flush()
+        # no campaign is live without a current worker consultation (organisations only)
+        db.session.add(WorkerConsultation(
+            campaign_id=campaign.id, requester_kind=RequesterKind.UNION,
+            requester_organisation=spec["consulted"][0], country=spec["consulted"][1],
+            consulted_on=(launched - timedelta(days=3)).date(), approved_demands=True,
+            approved_naming_factory=True, approved_timing=True,
+            retaliation_risks="Dismissal of further union members; the union follows up every case.",
+            valid_until=(now + timedelta(days=120)).date(),
+        ))
         for supporter in rng.sample(supporters, spec["signers"]):
             signed = launched + timedelta(minutes=rng.randint(5, 60 * 24 * 9))
             db.session.add(Signature(

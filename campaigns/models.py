@@ -3,6 +3,8 @@
 from campaigns.abuse.models import InvalidationJob
 from campaigns.accounts.models import Campaigner, Organisation
 from campaigns.audit.models import AuditEvent
+from campaigns.consultations.models import WorkerConsultation
+from campaigns.consultations.models import WorkerConsultation
 from campaigns.core.mail import OutgoingEmail
 from campaigns.donations.models import Donation, RecurringGift, StripeEvent
 from campaigns.petitions.models import Campaign, CampaignTarget

@@ -52,8 +52,11 @@ def never_cache(response):
 @bp.get("/")
 @require_role(Role.VIEWER)
 def home():
+    from campaigns.consultations.operations import consultations_needing_attention
+
     campaigns = db.session.scalars(select(Campaign).order_by(Campaign.updated_at.desc())).all()
-    return render_template("admin/home.html", campaigns=campaigns)
+    return render_template("admin/home.html", campaigns=campaigns,
+                           consultation_alerts=consultations_needing_attention())
 
 
 @bp.get("/audit")

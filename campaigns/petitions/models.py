@@ -49,6 +49,19 @@ TRANSITIONS = {
     CampaignStatus.CLOSED: set(),
     CampaignStatus.WON: set(),
 }
+#: moves that need someone other than the campaigner who asked for them: an admin, or a
+#: second campaigner (never the one who submitted the campaign for review)
+SECOND_PAIR_OF_EYES = frozenset({(CampaignStatus.REVIEW, CampaignStatus.LIVE)})
+#: escalations: moves that add pressure and so need a current worker consultation
+#: (other escalation hooks call campaigns.consultations.operations.can_escalate)
+ESCALATIONS = frozenset({(CampaignStatus.REVIEW, CampaignStatus.LIVE),
+                         (CampaignStatus.PAUSED, CampaignStatus.LIVE)})
+#: campaigns whose content may still be changed in the workspace
+EDITABLE_STATES = frozenset({CampaignStatus.DRAFT, CampaignStatus.REVIEW,
+                             CampaignStatus.LIVE, CampaignStatus.PAUSED})
+#: languages a campaign can be offered in (ISO 639-1)
+CAMPAIGN_LANGUAGES = ("en", "fr", "de", "es", "nl", "it", "pt", "bn", "km", "my", "si",
+                      "ta", "hi", "ur", "id", "vi", "tr", "ar", "zh")
 
 
 class Campaign(TimestampMixin, db.Model):
@@ -69,7 +82,8 @@ class Campaign(TimestampMixin, db.Model):
     deadline: Mapped[date | None]
     status: Mapped[CampaignStatus] = enum_column(CampaignStatus, default=CampaignStatus.DRAFT,
                                                  index=True)
-    #: path under static/ of the campaign's image, if any
+    #: the campaign's image, if any: a path under static/ (demo images), or
+    #: "media/<file>" for an uploaded one (stored under the instance folder, see core/uploads.py)
     image: Mapped[str | None] = mapped_column(String(300))
     #: text describing the image for people who cannot see it
     image_alt: Mapped[str] = mapped_column(String(300), default="")
@@ -82,6 +96,14 @@ class Campaign(TimestampMixin, db.Model):
     donation_presets: Mapped[list[int] | None] = mapped_column(JSON)
     #: workers could face retaliation: every public list of names is hidden
     risk_flag: Mapped[bool] = mapped_column(default=False)
+    #: an urgent appeal (shown as such; e.g. dismissed union leaders, a factory fire)
+    urgent: Mapped[bool] = mapped_column(default=False)
+    #: the languages the campaign is offered in (ISO 639-1 codes)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["en"])
+    #: who last submitted the campaign for review; they may not approve it themselves
+    submitted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigner.id", ondelete="SET NULL")
+    )
     #: the member organisation running the campaign; its campaigners may manage it
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisation.id", ondelete="SET NULL"), index=True

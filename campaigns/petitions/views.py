@@ -28,3 +28,33 @@ def render_campaign(campaign, form, status: int = 200):
         form=form,
         signers=recent_public_signers(campaign),
     ), status
+
+
+@bp.get("/media/<name>")
+def media(name: str):
+    """An uploaded campaign image (see campaigns/core/uploads.py); names never change meaning."""
+    from flask import abort, send_from_directory
+
+    from campaigns.core.uploads import MEDIA_TYPES, upload_dir
+
+    extension = name.rpartition(".")[2]
+    if extension not in MEDIA_TYPES:
+        abort(404)
+    response = send_from_directory(upload_dir(), name, mimetype=MEDIA_TYPES[extension],
+                                   max_age=365 * 24 * 3600)
+    response.headers["Content-Disposition"] = "inline"
+    return response
+
+
+@bp.app_template_filter("image_url")
+def image_url(image: str, external: bool = False) -> str:
+    """The address of a campaign image: an upload (media/...) or a file under static/."""
+    from flask import current_app, url_for
+
+    from campaigns.core.uploads import MEDIA_PREFIX
+
+    if image.startswith(MEDIA_PREFIX):
+        url = url_for("petitions.media", name=image[len(MEDIA_PREFIX):])
+    else:
+        url = url_for("static", filename=image)
+    return current_app.config["BASE_URL"] + url if external else url

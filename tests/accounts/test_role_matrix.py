@@ -51,6 +51,8 @@ def url_values(rule, campaign) -> dict:
              "job_id": 1, "action": "pause",
              # no such supporter: 404 once the role check has passed
              "supporter_id": 999_999}
+    known.update(target_slug=campaign.targets[0].target.slug,
+                 contact_id=campaign.targets[0].target.contacts[0].id)
     missing = set(rule.arguments) - set(known)
     assert not missing, f"{rule.rule}: teach url_values() about {missing}"
     return {name: known[name] for name in rule.arguments}
