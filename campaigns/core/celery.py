@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 TASK_MODULES = [
     "campaigns.core.mail",
     "campaigns.signatures.tasks",
+    "campaigns.paper.tasks",
+    "campaigns.bundles.tasks",
 ]
 
 
@@ -63,6 +65,10 @@ def beat_schedule(app: Flask) -> dict:
         },
         "reconcile-signature-counts": {
             "task": "campaigns.signatures.tasks.reconcile_signature_counts",
+            "schedule": 3600.0,
+        },
+        "reconcile-offline-counts": {
+            "task": "campaigns.paper.tasks.reconcile_offline_counts",
             "schedule": 3600.0,
         },
         "send-outbox-mail-left-behind": {

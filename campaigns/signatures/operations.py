@@ -53,6 +53,10 @@ class SignatureRequest:
     consent_wording: str = ""
     #: where the signature came from: "web", "api", a utm_source ...
     source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    #: the host of the page that linked here (never the full address)
+    referrer_host: str | None = None
 
 
 def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
@@ -75,7 +79,9 @@ def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
     signature_id = insert_ignoring_conflicts(
         Signature,
         dict(campaign_id=campaign.id, supporter_id=supporter.id, public=request.public,
-             comment=request.comment or None, source=request.source, created_at=now,
+             comment=request.comment or None, source=request.source,
+             utm_medium=request.utm_medium, utm_campaign=request.utm_campaign,
+             referrer_host=request.referrer_host, created_at=now,
              last_emailed_at=now),
         ["campaign_id", "supporter_id"],
     )
