@@ -1,6 +1,8 @@
 """Building delivery bundles in the background, with progress the workspace can show."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 from flask import render_template
 from markupsafe import escape
@@ -8,6 +10,7 @@ from sqlalchemy import delete, func, select
 
 from campaigns.bundles.models import UNFINISHED_STATES, BundleState, DeliveryBundle, DeliveryBundlePart
 from campaigns.bundles.operations import print_css
+from campaigns.core.celery import enqueue
 from campaigns.core.countries import country_name
 from campaigns.core.db import db, utcnow
 from campaigns.dashboards.operations import country_breakdown
@@ -16,6 +19,8 @@ from campaigns.supporters.models import Supporter
 
 #: signers written per part (and per progress update)
 CHUNK = 500
+#: bundles younger than this are left to the task queued after their commit
+SWEEP_GRACE = timedelta(minutes=1)
 
 
 @shared_task(ignore_result=True)
@@ -79,3 +84,19 @@ def _build(bundle: DeliveryBundle) -> str:
     bundle.finished_at = utcnow()
     db.session.commit()
     return "done"
+
+
+@shared_task(ignore_result=True)
+def sweep_bundles() -> int:
+    """Queue again the bundles still waiting (the broker was away when they were asked for)."""
+    waiting = db.session.scalars(
+        select(DeliveryBundle.id)
+        .where(DeliveryBundle.state == BundleState.QUEUED,
+               DeliveryBundle.created_at <= utcnow() - SWEEP_GRACE)
+        .order_by(DeliveryBundle.id).limit(100)
+    ).all()
+    db.session.rollback()
+    for bundle_id in waiting:
+        if not enqueue(build_delivery_bundle, bundle_id):
+            break
+    return len(waiting)

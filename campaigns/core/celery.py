@@ -71,6 +71,10 @@ def beat_schedule(app: Flask) -> dict:
             "task": "campaigns.paper.tasks.reconcile_offline_counts",
             "schedule": 3600.0,
         },
+        "build-delivery-bundles-left-behind": {
+            "task": "campaigns.bundles.tasks.sweep_bundles",
+            "schedule": 60.0,
+        },
         "send-outbox-mail-left-behind": {
             "task": "campaigns.core.mail.sweep_outbox",
             "schedule": 60.0,

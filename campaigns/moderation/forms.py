@@ -9,18 +9,22 @@ from wtforms.validators import DataRequired, Length, Optional
 from campaigns.signatures.forms import strip
 from campaigns.signatures.models import CommentState
 
-DECISIONS = [(CommentState.APPROVED.value, _l("Approve: show it on the campaign page")),
-             (CommentState.HIDDEN.value, _l("Hide: never show it"))]
-
 
 class ModerationForm(FlaskForm):
-    decision = RadioField(_l("Decision"), choices=DECISIONS,
-                          validators=[DataRequired(_l("Choose approve or hide."))])
+    decision = RadioField(_l("Decision"), validators=[DataRequired(_l("Choose approve or hide."))])
     reason = StringField(_l("Reason (kept in the audit log)"), filters=[strip],
                          validators=[Optional(), Length(max=300)])
 
-    def validate_reason(self, field: StringField) -> None:
-        from wtforms.validators import ValidationError
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.decision.choices = [
+            (CommentState.APPROVED.value, _l("Approve: show it on the campaign page")),
+            (CommentState.HIDDEN.value, _l("Hide: never show it")),
+        ]
 
-        if self.decision.data == CommentState.HIDDEN.value and not field.data:
-            raise ValidationError(_l("Say why the comment is hidden."))
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.decision.data == CommentState.HIDDEN.value and not self.reason.data:
+            self.reason.errors = [*self.reason.errors, _l("Say why the comment is hidden.")]
+            return False
+        return valid

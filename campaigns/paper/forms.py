@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from campaigns.core.countries import COUNTRY_CODES, country_choices
 from campaigns.core.db import utcnow
@@ -26,7 +26,7 @@ def known_country_or_blank(form: FlaskForm, field: SelectField) -> None:
 
 class PaperBatchForm(FlaskForm):
     count = IntegerField(_l("Number of signatures"),
-                         validators=[DataRequired(_l("Enter how many signatures.")),
+                         validators=[InputRequired(_l("Enter how many signatures.")),
                                      NumberRange(min=1, max=MAX_BATCH,
                                                  message=_l("Enter a number from 1 to 1,000,000."))],
                          render_kw={"inputmode": "numeric"})
