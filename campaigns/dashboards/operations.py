@@ -79,7 +79,7 @@ def _cached_breakdown(campaign_id: int, signature_count: int, offline_count: int
 def compute_breakdown(campaign_id: int, small_to_other: bool) -> CountryBreakdown:
     online = online_by_country(campaign_id)
     paper = paper_by_country(campaign_id)
-    breakdown = CountryBreakdown(not_recorded=paper.pop(None, 0) or 0)
+    breakdown = CountryBreakdown(not_recorded=int(paper.pop(None, 0) or 0))
     for country in sorted(set(online) | set(paper)):
         row = CountryRow(country, online.get(country, 0), int(paper.get(country, 0) or 0))
         if small_to_other and row.total < SMALL_COUNTRY_THRESHOLD:

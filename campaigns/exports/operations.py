@@ -1,7 +1,7 @@
 """Exporting a campaign's signatures as CSV, streamed row by row.
 
 The rows come from a server-side cursor (``yield_per``), so a million signatures never
-sit in memory; each line is written out as soon as it is made.
+sit in memory; every BATCH_ROWS rows are written out as soon as they are made.
 """
 from __future__ import annotations
 
@@ -37,20 +37,25 @@ def neutralise(value: object) -> str:
     return text
 
 
-def _line(values: list[object]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow([neutralise(v) for v in values])
-    return buffer.getvalue()
-
-
 def record_export(campaign: Campaign) -> None:
     """Who exported which campaign, in the audit log (committed with the request)."""
     record("export.signatures", campaign, format="csv")
 
 
 def signature_rows(campaign_id: int) -> Iterator[str]:
-    """The CSV text, line by line: online signatures, then each paper batch as one row."""
-    yield _line(COLUMNS)
+    """The CSV text, one piece per BATCH_ROWS rows: online signatures, then each paper
+    batch as one row (kind "paper", with its count)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def written() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate(0)
+        return text
+
+    writer.writerow(COLUMNS)
+    yield written()
     result = db.session.execute(
         select(Signature.state, Signature.created_at, Signature.confirmed_at,
                Supporter.first_name, Supporter.last_name, Supporter.country, Signature.public,
@@ -61,14 +66,18 @@ def signature_rows(campaign_id: int) -> Iterator[str]:
         .order_by(Signature.id)
         .execution_options(yield_per=BATCH_ROWS)
     )
-    for row in result:
-        yield _line(["online", 1, row.state.value, row.created_at.isoformat(),
-                     row.confirmed_at.isoformat() if row.confirmed_at else "",
-                     row.first_name, row.last_name, row.country, "yes" if row.public else "no",
-                     row.comment, row.source, row.utm_medium, row.utm_campaign,
-                     row.referrer_host])
+    for number, row in enumerate(result, 1):
+        writer.writerow([neutralise(value) for value in (
+            "online", 1, row.state.value, row.created_at.isoformat(),
+            row.confirmed_at.isoformat() if row.confirmed_at else "",
+            row.first_name, row.last_name, row.country, "yes" if row.public else "no",
+            row.comment, row.source, row.utm_medium, row.utm_campaign, row.referrer_host)])
+        if number % BATCH_ROWS == 0:
+            yield written()
     result.close()
     for batch in db.session.scalars(
             select(PaperBatch).where(PaperBatch.campaign_id == campaign_id).order_by(PaperBatch.id)):
-        yield _line(["paper", batch.count, "confirmed", batch.collected_on.isoformat(), "",
-                     "", "", batch.country, "no", "", batch.source, "", "", ""])
+        writer.writerow([neutralise(value) for value in (
+            "paper", batch.count, "confirmed", batch.collected_on.isoformat(), "", "", "",
+            batch.country, "no", "", batch.source, "", "", "")])
+    yield written()

@@ -25,8 +25,9 @@ def decide(client, campaign, signature_id, decision, reason=""):
 def test_a_confirmed_comment_waits_for_approval_then_shows(client, sign, mail_sink, login,
                                                            make_campaigner, org_campaign):
     comment = "Solidarity from the dockworkers of Rotterdam!"
-    sign(org_campaign, email="ana@example.org", first_name="Ana", last_name="Secretname",
+    signed = sign(org_campaign, email="ana@example.org", first_name="Ana", last_name="Secretname",
          country="NL", public="y", comment=comment)
+    assert signed.status_code == 303, signed.get_data(as_text=True)[-3000:]
     # Pending: not even in the queue.
     login(make_campaigner("campaigner", organisation="Union A"))
     assert comment not in client.get(f"/admin/campaigns/{org_campaign.slug}/comments").get_data(as_text=True)
