@@ -45,6 +45,12 @@ def bundle_of_campaign_or_none(campaign: Campaign, bundle_id: int) -> DeliveryBu
         select(DeliveryBundle).filter_by(id=bundle_id, campaign_id=campaign.id)).first()
 
 
+def record_download(bundle: DeliveryBundle) -> None:
+    """A bundle holds signers' names: who opened it goes to the audit log, like an export."""
+    record("bundle.downloaded", bundle, campaign_id=bundle.campaign_id,
+           names_withheld=bundle.names_withheld)
+
+
 def document_parts(bundle_id: int) -> Iterator[str]:
     """The bundle's HTML, part by part, from a server-side cursor."""
     result = db.session.scalars(

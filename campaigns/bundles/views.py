@@ -62,6 +62,7 @@ def document(campaign, bundle_id: int):
     bundle = bundle_or_404(campaign, bundle_id)
     if bundle.state != BundleState.DONE:
         abort(404)
+    operations.record_download(bundle)
     response = Response(stream_with_context(operations.document_parts(bundle.id)),
                         mimetype="text/html")
     response.headers["Content-Security-Policy"] = operations.document_csp()

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ElementTree
 from functools import lru_cache
 from importlib import resources
 
+from flask_babel import format_date
 from markupsafe import Markup, escape
 
 from campaigns.dashboards.operations import CountryBreakdown, DayCount
@@ -70,7 +71,7 @@ def bar_chart(days: list[DayCount], title: str, description: str) -> Markup:
         for day_index in {0, len(days) // 2, len(days) - 1}:
             x = left + day_index * slot + slot / 2
             parts.append(f'<text x="{x:.1f}" y="{height - 6}" text-anchor="middle" font-size="11" '
-                         f'fill="#5b5b57">{days[day_index].day.strftime("%d %b")}</text>')
+                         f'fill="#5b5b57">{escape(format_date(days[day_index].day, "d MMM"))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

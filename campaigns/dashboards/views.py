@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from campaigns.accounts.policy import Role, can_manage_campaign, require_role
 from campaigns.admin.views import add_menu_item
@@ -21,8 +22,6 @@ PUBLIC_MAX_AGE = 60
 
 @bp.app_context_processor
 def workspace_helpers():
-    from flask_login import current_user
-
     def may_manage_campaign(campaign) -> bool:
         return current_user.is_authenticated and can_manage_campaign(current_user, campaign)
 
@@ -56,8 +55,6 @@ def countries_map(slug: str):
 @bp.get("/admin/campaigns/<slug>/dashboard")
 @require_role(Role.VIEWER, campaign_scoped=True)
 def campaign_dashboard(campaign):
-    from flask_login import current_user
-
     days = operations.signatures_per_day(campaign.id)
     return render_template(
         "dashboards/campaign.html", campaign=campaign,

@@ -77,9 +77,8 @@ def moderate_comment(campaign: Campaign, signature_id: int, decision: CommentSta
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed:
-        event = record(f"comment.{decision.value}", None, campaign_id=campaign.id,
-                       signature_id=signature_id, reason=reason or "")
-        event.subject_type, event.subject_id = "Signature", signature_id
+        record(f"comment.{decision.value}", db.session.get(Signature, signature_id),
+               campaign_id=campaign.id, reason=reason or "")
         db.session.flush()
     return bool(changed)
 

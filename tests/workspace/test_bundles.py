@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select, update
 
+from campaigns.audit.models import AuditEvent
 from campaigns.bundles import tasks as bundle_tasks
 from campaigns.bundles.models import BundleState, DeliveryBundle, DeliveryBundlePart
 from campaigns.core.db import db
@@ -92,6 +93,10 @@ def test_the_worker_builds_a_bundle_with_progress(client, login, make_campaigner
     assert "script-src" not in document.headers["Content-Security-Policy"]
     download = client.get(data["document_url"] + "?download=1")
     assert download.headers["Content-Disposition"].startswith("attachment;")
+    fresh()
+    actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions[-2:] == ["bundle.downloaded", "bundle.downloaded"]
+    assert "bundle.requested" in actions
 
 
 @pytest.mark.usefixtures("celery_worker")
