@@ -68,9 +68,10 @@ def bar_chart(days: list[DayCount], title: str, description: str) -> Markup:
                          f'width="{bar:.1f}" height="{paper_h:.1f}" fill="{PAPER_FILL}"/>')
         parts.append("</g>")
     if days:
-        for day_index in {0, len(days) // 2, len(days) - 1}:
-            x = left + day_index * slot + slot / 2
-            parts.append(f'<text x="{x:.1f}" y="{height - 6}" text-anchor="middle" font-size="11" '
+        last = len(days) - 1
+        for day_index, anchor in sorted({0: "start", last // 2: "middle", last: "end"}.items()):
+            x = left + day_index * slot + (0 if anchor == "start" else slot if anchor == "end" else slot / 2)
+            parts.append(f'<text x="{x:.1f}" y="{height - 6}" text-anchor="{anchor}" font-size="11" '
                          f'fill="#5b5b57">{escape(format_date(days[day_index].day, "d MMM"))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
