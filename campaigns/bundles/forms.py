@@ -14,3 +14,7 @@ class BundleForm(FlaskForm):
     def __init__(self, campaign, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.campaign_target_id.choices = [(link.id, link.target.name) for link in campaign.targets]
+
+
+class DeleteBundleForm(FlaskForm):
+    """A button: delete a delivered bundle and the names in it."""

@@ -8,13 +8,22 @@ from pathlib import Path
 from typing import Iterator
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from campaigns.audit.operations import record
-from campaigns.bundles.models import BundleState, DeliveryBundle, DeliveryBundlePart
+from campaigns.bundles.models import (
+    UNFINISHED_STATES,
+    BundleState,
+    DeliveryBundle,
+    DeliveryBundlePart,
+)
 from campaigns.core.celery import enqueue
 from campaigns.core.db import after_commit, db
 from campaigns.petitions.models import Campaign, CampaignTarget
+
+
+class BundleBusy(Exception):
+    """The bundle is still being built."""
 
 
 def request_bundle(campaign: Campaign, link: CampaignTarget, requested_by=None) -> DeliveryBundle:
@@ -43,6 +52,19 @@ def bundles_of(campaign: Campaign, limit: int = 20) -> list[DeliveryBundle]:
 def bundle_of_campaign_or_none(campaign: Campaign, bundle_id: int) -> DeliveryBundle | None:
     return db.session.scalars(
         select(DeliveryBundle).filter_by(id=bundle_id, campaign_id=campaign.id)).first()
+
+
+def delete_bundle(bundle: DeliveryBundle) -> None:
+    """Delete a bundle and its document (names of signers) once it has been delivered.
+
+    A bundle still being built is left alone: the worker would write into a deleted row.
+    """
+    if bundle.state in UNFINISHED_STATES:
+        raise BundleBusy(bundle.id)
+    record("bundle.deleted", bundle, campaign_id=bundle.campaign_id)
+    db.session.execute(delete(DeliveryBundlePart).where(DeliveryBundlePart.bundle_id == bundle.id))
+    db.session.delete(bundle)
+    db.session.flush()
 
 
 def record_download(bundle: DeliveryBundle) -> None:

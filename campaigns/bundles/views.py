@@ -1,13 +1,14 @@
 """Delivery bundles in the workspace: ask for one, watch it being built, download it."""
 from __future__ import annotations
 
-from flask import (Blueprint, Response, abort, jsonify, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template,
+                   request, stream_with_context, url_for)
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from campaigns.accounts.policy import Role, require_role
 from campaigns.bundles import operations
-from campaigns.bundles.forms import BundleForm
+from campaigns.bundles.forms import BundleForm, DeleteBundleForm
 from campaigns.bundles.models import BundleState
 
 bp = Blueprint("bundles", __name__, url_prefix="/admin/campaigns/<slug>/bundles")
@@ -43,7 +44,23 @@ def create(campaign):
 @require_role(Role.CAMPAIGNER, campaign_scoped=True)
 def show(campaign, bundle_id: int):
     return render_template("bundles/show.html", campaign=campaign,
-                           bundle=bundle_or_404(campaign, bundle_id), done=BundleState.DONE)
+                           bundle=bundle_or_404(campaign, bundle_id), done=BundleState.DONE,
+                           delete_form=DeleteBundleForm())
+
+
+@bp.post("/<int:bundle_id>/delete")
+@require_role(Role.CAMPAIGNER, campaign_scoped=True)
+def delete(campaign, bundle_id: int):
+    bundle = bundle_or_404(campaign, bundle_id)
+    if not DeleteBundleForm().validate():
+        abort(400)
+    try:
+        operations.delete_bundle(bundle)
+    except operations.BundleBusy:
+        flash(_("This bundle is still being prepared; delete it once it is ready."))
+        return redirect(url_for("bundles.show", slug=campaign.slug, bundle_id=bundle_id), 303)
+    flash(_("The bundle was deleted."))
+    return redirect(url_for("bundles.index", slug=campaign.slug), 303)
 
 
 @bp.get("/<int:bundle_id>.json")

@@ -98,6 +98,17 @@ def test_the_worker_builds_a_bundle_with_progress(client, login, make_campaigner
     assert actions[-2:] == ["bundle.downloaded", "bundle.downloaded"]
     assert "bundle.requested" in actions
 
+    # Once delivered, the bundle and the names in it are deleted.
+    page = client.get(show_url).get_data(as_text=True)
+    deleted = client.post(f"{show_url}/delete", data={"csrf_token": csrf_token(page)})
+    assert deleted.status_code == 303
+    assert client.get(show_url).status_code == 404
+    assert client.get(data["document_url"]).status_code == 404
+    fresh()
+    assert db.session.scalars(select(DeliveryBundlePart)).all() == []
+    assert db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id.desc())).first() \
+        == "bundle.deleted"
+
 
 @pytest.mark.usefixtures("celery_worker")
 def test_under_a_risk_flag_the_bundle_has_counts_only(client, login, make_campaigner, make_campaign,
@@ -131,6 +142,8 @@ def test_while_it_waits_the_page_offers_a_reload_link(client, login, make_campai
     assert client.get(show_url + ".json").get_json() == {
         "state": "queued", "done": 0, "total": 0, "percent": 0, "document_url": None}
     assert client.get(show_url + "/document").status_code == 404  # not ready
+    refused = client.post(show_url + "/delete", data={"csrf_token": csrf_token(page)})
+    assert refused.status_code == 303 and refused.headers["Location"].endswith(show_url)
 
     # The sweep queues it again once the broker is back (here: runs it in this process).
     monkeypatch.setattr(bundle_tasks, "SWEEP_GRACE", bundle_tasks.timedelta(0))
@@ -159,3 +172,27 @@ def test_others_cannot_see_bundles(client, login, make_campaigner, org_campaign,
     base = f"/admin/campaigns/{org_campaign.slug}/bundles"
     for url in (base, f"{base}/{bundle.id}", f"{base}/{bundle.id}.json", f"{base}/{bundle.id}/document"):
         assert client.get(url).status_code == 403, url
+    token = csrf_token(client.get("/account/two-factor").get_data(as_text=True))
+    assert client.post(f"{base}/{bundle.id}/delete", data={"csrf_token": token}).status_code == 403
+    fresh()
+    assert db.session.get(DeliveryBundle, bundle.id) is not None
+
+
+def test_a_rerun_after_a_dead_worker_starts_over_and_a_finished_bundle_is_left_alone(
+        campaign, add_signatures, monkeypatch):
+    monkeypatch.setattr(bundle_tasks, "CHUNK", 2)
+    add_signatures(campaign, 5, first_name="Ana", last_name="Lima")
+    bundle = DeliveryBundle(campaign_id=campaign.id, campaign_target_id=campaign.targets[0].id,
+                            state=BundleState.RUNNING, done=2, total=5)  # a worker died here
+    db.session.add(bundle)
+    db.session.flush()
+    db.session.add(DeliveryBundlePart(bundle_id=bundle.id, position=0, html="stale"))
+    db.session.commit()
+    assert bundle_tasks.build_delivery_bundle(bundle.id) == "done"
+    assert bundle_tasks.build_delivery_bundle(bundle.id) == "skipped"
+    fresh()
+    parts = db.session.scalars(select(DeliveryBundlePart.html).where(
+        DeliveryBundlePart.bundle_id == bundle.id).order_by(DeliveryBundlePart.position)).all()
+    assert "stale" not in parts and len(parts) == 1 + 3 + 1
+    assert "".join(parts).count("<td>Ana Lima</td>") == 5
+    assert (db.session.get(DeliveryBundle, bundle.id).done, db.session.get(DeliveryBundle, bundle.id).total) == (5, 5)

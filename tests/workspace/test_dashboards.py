@@ -114,3 +114,13 @@ def test_dashboards_need_a_sign_in(client, campaign):
     for url in (f"/admin/campaigns/{campaign.slug}/dashboard", "/admin/dashboards"):
         response = client.get(url)
         assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_campaigners_see_every_country_even_under_a_risk_flag(client, login, make_campaigner,
+                                                              make_campaign, add_signatures):
+    campaign = make_campaign(risk_flag=True)
+    add_signatures(campaign, 2, country="KH")
+    login(make_campaigner("viewer"))
+    page = client.get(f"/admin/campaigns/{campaign.slug}/dashboard").get_data(as_text=True)
+    assert re.search(r"Cambodia</th><td class=\"num\">2</td>", page)
+    assert "Cambodia" not in client.get(f"/c/{campaign.slug}/countries").get_data(as_text=True)
