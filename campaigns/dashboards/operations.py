@@ -2,7 +2,7 @@
 public country page. Every query groups on an indexed column of one campaign's rows."""
 from __future__ import annotations
 
-from collections import Counter
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -19,6 +19,8 @@ from campaigns.supporters.models import Supporter
 SMALL_COUNTRY_THRESHOLD = 5
 #: days shown in the charts
 CHART_DAYS = 30
+#: at most this old, a cached breakdown whose campaign's counts did not change
+BREAKDOWN_CACHE_SECONDS = 300
 
 
 def _as_date(value: object) -> date:
@@ -68,12 +70,14 @@ def paper_by_country(campaign_id: int) -> dict[str | None, int]:
 
 
 @lru_cache(maxsize=512)
-def _cached_breakdown(campaign_id: int, signature_count: int, offline_count: int,
-                     small_to_other: bool) -> CountryBreakdown:
+def _cached_breakdown(campaign_key: tuple, signature_count: int, offline_count: int,
+                      small_to_other: bool, period: int) -> CountryBreakdown:
     # The key holds the campaign's counts: when the background flush changes them the
     # next reader recomputes, and until then every reader gets the same answer without
-    # a query. The cache is per process and bounded; a stale entry simply ages out.
-    return compute_breakdown(campaign_id, small_to_other)
+    # a query. ``period`` bounds staleness when the mix changes but not the total (an
+    # erasure and a new signature in the same flush). The campaign's creation time is in
+    # the key because ids can come back on a SQLite database that was emptied.
+    return compute_breakdown(campaign_key[0], small_to_other)
 
 
 def compute_breakdown(campaign_id: int, small_to_other: bool) -> CountryBreakdown:
@@ -93,8 +97,9 @@ def compute_breakdown(campaign_id: int, small_to_other: bool) -> CountryBreakdow
 def country_breakdown(campaign: Campaign, public: bool = True) -> CountryBreakdown:
     """Signatures by country. In public, under a risk flag, small countries are merged:
     a count of 2 from the factory's own town could point at the workers who signed."""
-    return _cached_breakdown(campaign.id, campaign.signature_count, campaign.offline_count,
-                             bool(public and campaign.risk_flag))
+    return _cached_breakdown((campaign.id, campaign.created_at), campaign.signature_count,
+                             campaign.offline_count, bool(public and campaign.risk_flag),
+                             int(time.monotonic() // BREAKDOWN_CACHE_SECONDS))
 
 
 @dataclass(frozen=True)
