@@ -84,6 +84,7 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(campaign_admin_bp)
     app.register_blueprint(consultations_bp)
     app.register_blueprint(targets_bp)
+    register_workspace_blueprints(app)
     if app.config["MAIL_CAPTURE"]:
         from campaigns.devmail.views import bp as devmail_bp
 
@@ -94,3 +95,15 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
 
     register_commands(app)
     return app
+
+
+def register_workspace_blueprints(app: Flask) -> None:
+    """The campaigner workspace: paper signatures, moderation, dashboards, exports, bundles."""
+    from campaigns.bundles.views import bp as bundles_bp
+    from campaigns.dashboards.views import bp as dashboards_bp
+    from campaigns.exports.views import bp as exports_bp
+    from campaigns.moderation.views import bp as moderation_bp
+    from campaigns.paper.views import bp as paper_bp
+
+    for blueprint in (paper_bp, moderation_bp, dashboards_bp, exports_bp, bundles_bp):
+        app.register_blueprint(blueprint)

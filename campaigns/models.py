@@ -3,10 +3,11 @@
 from campaigns.abuse.models import InvalidationJob
 from campaigns.accounts.models import Campaigner, Organisation
 from campaigns.audit.models import AuditEvent
-from campaigns.consultations.models import WorkerConsultation
+from campaigns.bundles.models import DeliveryBundle, DeliveryBundlePart
 from campaigns.consultations.models import WorkerConsultation
 from campaigns.core.mail import OutgoingEmail
 from campaigns.donations.models import Donation, RecurringGift, StripeEvent
+from campaigns.paper.models import PaperBatch
 from campaigns.petitions.models import Campaign, CampaignTarget
 from campaigns.signatures.models import Signature, SignatureCountChange
 from campaigns.supporters.models import Consent, Supporter

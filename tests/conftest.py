@@ -85,7 +85,7 @@ def app(tmp_path_factory, mail_sink):
     from flask_migrate import upgrade
 
     with app.app_context():
-        upgrade(revision="heads")  # every branch, until feature branches are merged
+        upgrade()
     return app
 
 

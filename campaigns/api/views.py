@@ -30,7 +30,10 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
         "title": campaign.title,
         "summary": campaign.summary,
         "status": campaign.status.value,
-        "signature_count": campaign.signature_count,
+        # the public number, as on the page: confirmed online signatures plus paper ones
+        "signature_count": campaign.public_count,
+        "online_count": campaign.signature_count,
+        "offline_count": campaign.offline_count,
         "goal": campaign.goal,
         "deadline": campaign.deadline.isoformat() if campaign.deadline else None,
         "url": external_url("petitions.show", slug=campaign.slug),

@@ -17,6 +17,8 @@ TASK_MODULES = [
     "campaigns.abuse.tasks",
     "campaigns.privacy.tasks",
     "campaigns.updates.tasks",
+    "campaigns.paper.tasks",
+    "campaigns.bundles.tasks",
 ]
 
 
@@ -80,6 +82,14 @@ def beat_schedule(app: Flask) -> dict:
         "resume-stalled-update-fan-outs": {
             "task": "campaigns.updates.tasks.resume_stalled_fan_outs",
             "schedule": 300.0,
+        },
+        "reconcile-offline-counts": {
+            "task": "campaigns.paper.tasks.reconcile_offline_counts",
+            "schedule": 3600.0,
+        },
+        "build-delivery-bundles-left-behind": {
+            "task": "campaigns.bundles.tasks.sweep_bundles",
+            "schedule": 60.0,
         },
         "send-outbox-mail-left-behind": {
             "task": "campaigns.core.mail.sweep_outbox",

@@ -89,6 +89,8 @@ class Campaign(TimestampMixin, db.Model):
     image_alt: Mapped[str] = mapped_column(String(300), default="")
     #: confirmed signatures, folded in by a background job (never +1 per request)
     signature_count: Mapped[int] = mapped_column(default=0)
+    #: signatures collected on paper or offline, kept by campaigns.paper.operations
+    offline_count: Mapped[int] = mapped_column(default=0, server_default="0")
     launched_at: Mapped[datetime | None]
     #: money wanted for this campaign, in cents; None: no fundraising progress bar
     fundraising_target: Mapped[int | None]
@@ -123,10 +125,15 @@ class Campaign(TimestampMixin, db.Model):
         return self.status in SIGNABLE_STATES and (self.deadline is None or today <= self.deadline)
 
     @property
+    def public_count(self) -> int:
+        """The number the public sees: confirmed online signatures plus paper batches."""
+        return (self.signature_count or 0) + (self.offline_count or 0)
+
+    @property
     def progress_goal(self) -> int:
         """The goal, raised in steps once passed, so the bar always has room to grow."""
         goal = max(self.goal, 1)
-        while self.signature_count >= goal:
+        while self.public_count >= goal:
             goal *= 2
         return goal
 

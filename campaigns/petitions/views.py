@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from campaigns.moderation.operations import approved_comments
 from campaigns.petitions.operations import listed_campaigns, visible_campaign_or_404
 from campaigns.signatures.forms import SignatureForm
 from campaigns.signatures.operations import recent_public_signers
@@ -27,6 +28,7 @@ def render_campaign(campaign, form, status: int = 200):
         campaign=campaign,
         form=form,
         signers=recent_public_signers(campaign),
+        comments=approved_comments(campaign),
     ), status
 
 

@@ -26,6 +26,19 @@ class SignatureState(enum.StrEnum):
 COUNTED_STATES = frozenset({SignatureState.CONFIRMED})
 
 
+class CommentState(enum.StrEnum):
+    #: waiting for a campaigner to read it
+    PENDING = "pending"
+    #: shown on the campaign's signer wall
+    APPROVED = "approved"
+    #: never shown
+    HIDDEN = "hidden"
+
+
+#: comments the public may read (on a confirmed, public signature, without a risk flag)
+SHOWN_COMMENT_STATES = frozenset({CommentState.APPROVED})
+
+
 class Signature(db.Model):
     """A supporter's signature on a campaign's petition."""
 
@@ -34,6 +47,7 @@ class Signature(db.Model):
         # one signature per person per campaign; the backstop against races
         UniqueConstraint("campaign_id", "supporter_id"),
         Index("ix_signature_campaign_state_confirmed", "campaign_id", "state", "confirmed_at"),
+        Index("ix_signature_campaign_comment_state", "campaign_id", "comment_state"),
         NEVER_REUSE_IDS,
     )
 
@@ -47,6 +61,17 @@ class Signature(db.Model):
     comment: Mapped[str | None] = mapped_column(String(500))
     #: where the signer came from (utm_source, a partner's embed, the API)
     source: Mapped[str | None] = mapped_column(String(100))
+    #: the utm_medium of the link the signer followed
+    utm_medium: Mapped[str | None] = mapped_column(String(100))
+    #: the utm_campaign of the link the signer followed
+    utm_campaign: Mapped[str | None] = mapped_column(String(100))
+    #: the host of the page that linked to the campaign (never the full address)
+    referrer_host: Mapped[str | None] = mapped_column(String(255))
+    #: moderation of the comment; only approved comments are ever shown
+    comment_state: Mapped[CommentState] = enum_column(CommentState, default=CommentState.PENDING,
+                                                      server_default=CommentState.PENDING.value)
+    #: when a campaigner approved or hid the comment
+    comment_moderated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: when the signer followed the emailed link; None while pending
     confirmed_at: Mapped[datetime | None]

@@ -59,6 +59,10 @@ class SignatureRequest:
     suspicion: str | None = None
     #: the client address, for abuse investigations
     ip_address: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    #: the host of the page that linked here (never the full address)
+    referrer_host: str | None = None
 
 
 def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
@@ -83,7 +87,9 @@ def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
     signature_id = insert_ignoring_conflicts(
         Signature,
         dict(campaign_id=campaign.id, supporter_id=supporter.id, public=request.public,
-             comment=request.comment or None, source=request.source, created_at=now,
+             comment=request.comment or None, source=request.source,
+             utm_medium=request.utm_medium, utm_campaign=request.utm_campaign,
+             referrer_host=request.referrer_host, created_at=now,
              last_emailed_at=None if suspicious else now,
              state=SignatureState.FRAUDULENT if suspicious else SignatureState.PENDING,
              fraud_reason=request.suspicion, ip_address=request.ip_address),

@@ -1,6 +1,9 @@
 """Signing from the campaign page, the thank-you page and the confirmation link."""
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -42,7 +45,41 @@ def signature_request_from(form: SignatureForm, source: str, campaign_slug: str,
         comment=form.comment.data, public=form.public.data,
         consent_updates=form.consent_updates.data, consent_wording=str(CONSENT_WORDING),
         source=source, suspicion=suspicion, ip_address=(get_remote_address() or "")[:45] or None,
+        **tracking_from_request(),
     )
+
+
+HOST = re.compile(r"^[a-z0-9.-]{1,255}$")
+
+
+def referrer_host() -> str | None:
+    """The host that linked here: ``ref`` carried by our own form, else the Referer header's
+    host when it is another site. Only the host is kept, never the path or query."""
+    host = request.args.get("ref") or urlsplit(request.referrer or "").hostname or ""
+    host = host.lower()
+    if not HOST.match(host) or host == (request.host or "").split(":")[0].lower():
+        return None
+    return host
+
+
+def tracking_from_request() -> dict[str, str | None]:
+    return {"utm_medium": (request.args.get("utm_medium") or "")[:100] or None,
+            "utm_campaign": (request.args.get("utm_campaign") or "")[:100] or None,
+            "referrer_host": referrer_host()}
+
+
+@bp.app_context_processor
+def signing_query_processor():
+    def signing_query() -> dict[str, str]:
+        """utm_* and the referring host of the campaign page, carried to the sign form's POST."""
+        query = {key: request.args[key][:100] for key in ("utm_source", "utm_medium", "utm_campaign")
+                 if request.args.get(key)}
+        host = referrer_host()
+        if host:
+            query["ref"] = host
+        return query
+
+    return {"signing_query": signing_query}
 
 
 @bp.post("/c/<slug>/sign")
