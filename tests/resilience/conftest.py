@@ -80,6 +80,18 @@ class WorkerProcess:
                    timeout=180, message="the Celery worker to start")
         assert self.process.poll() is None, self.log.read_text()[-3000:]
 
+    def restart_if_exited(self) -> bool:
+        """What a process manager (systemd's Restart=always, a platform's dyno manager) does.
+
+        kombu's Redis transport can exit the worker with "Unrecoverable error" when the
+        broker vanishes while a message is being acknowledged; the outbox makes the restart
+        lose nothing.
+        """
+        if self.process.poll() is None:
+            return False
+        self.start()
+        return True
+
     def kill_hard(self) -> None:
         """kill -9 the whole worker (main process and pool children), mid-work."""
         os.killpg(self.process.pid, signal.SIGKILL)
