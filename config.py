@@ -40,6 +40,7 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | BLOCKED_NETWORKS          | unset; e.g. 203.0.113.0/24,2001:db8::/32          |
 | BLOCKED_EMAIL_DOMAINS     | unset; e.g. *.spam.example,mailinator.com         |
 | BLOCKED_COUNTRIES         | unset; ISO codes                                  |
+| PROOF_OF_WORK_DIFFICULTY  | 100000 (when a campaign switches the puzzle on)   |
 | TRENDING_THRESHOLD        | 100 signatures an hour from one address or domain |
 | LOGIN_RATE_LIMIT          | 30/minute;200/hour (per client address)           |
 | LOGIN_ACCOUNT_RATE_LIMIT  | 10/minute;50/hour (per account)                   |
@@ -191,6 +192,8 @@ class Config:
     BLOCKED_NETWORKS = os.environ.get("BLOCKED_NETWORKS", "")
     BLOCKED_EMAIL_DOMAINS = os.environ.get("BLOCKED_EMAIL_DOMAINS", "")
     BLOCKED_COUNTRIES = os.environ.get("BLOCKED_COUNTRIES", "")
+    #: the largest number the sign form's proof of work may need (about 1 s at 100,000)
+    PROOF_OF_WORK_DIFFICULTY = env_int("PROOF_OF_WORK_DIFFICULTY", 100_000)
     #: the hourly report tells admins about an address or domain signing this often
     TRENDING_THRESHOLD = env_int("TRENDING_THRESHOLD", 100)
     TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)

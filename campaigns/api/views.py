@@ -20,7 +20,9 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 SIGNATURE_FIELDS = ("first_name", "last_name", "email", "country", "postcode", "comment",
-                    "public", "consent_updates")
+                    "public", "consent_updates",
+                    # a solved proof of work, needed while a campaign under attack asks for one
+                    "altcha")
 BOOLEAN_FIELDS = {"public", "consent_updates"}
 
 
@@ -103,8 +105,7 @@ def create_signature(slug: str):
         return jsonify(error=_("Some fields are not valid."), errors=errors), 422
     source = (request.args.get("utm_source") or "api")[:100]
     try:
-        operations.sign(campaign, signature_request_from(form, source, campaign.slug,
-                                                         from_form=False))
+        operations.sign(campaign, signature_request_from(form, source, campaign, from_form=False))
     except operations.CampaignClosed:
         return jsonify(error=_("This campaign is not taking signatures.")), 409
     return jsonify(status="pending_confirmation"), 202

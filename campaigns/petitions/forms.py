@@ -54,6 +54,8 @@ class CampaignForm(FlaskForm):
         DataRequired(_l("Choose at least one language."))])
     urgent = BooleanField(_l("Urgent appeal"))
     risk_flag = BooleanField(_l("Workers could face retaliation: hide every public list of names"))
+    proof_of_work = BooleanField(_l("Under attack: make browsers solve a small puzzle before signing "
+                                    "(no third party involved; signing takes a few seconds longer)"))
     organisation_id = SelectField(_l("Organisation running the campaign"), coerce=int, default=0)
     preview = SubmitField(_l("Preview the story"))
     save = SubmitField(_l("Save"))

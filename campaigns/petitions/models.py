@@ -98,6 +98,8 @@ class Campaign(TimestampMixin, db.Model):
     donation_presets: Mapped[list[int] | None] = mapped_column(JSON)
     #: workers could face retaliation: every public list of names is hidden
     risk_flag: Mapped[bool] = mapped_column(default=False)
+    #: under attack: the sign form asks the browser for a proof of work (self-hosted ALTCHA)
+    proof_of_work: Mapped[bool] = mapped_column(default=False)
     #: an urgent appeal (shown as such; e.g. dismissed union leaders, a factory fire)
     urgent: Mapped[bool] = mapped_column(default=False)
     #: the languages the campaign is offered in (ISO 639-1 codes)

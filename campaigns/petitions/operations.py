@@ -61,7 +61,7 @@ class TargetAsk:
 
 #: the fields of a campaign that the workspace form edits, besides targets and image
 EDITABLE_FIELDS = ("title", "slug", "summary", "story", "goal", "deadline", "image_alt",
-                   "languages", "urgent", "risk_flag")
+                   "languages", "urgent", "risk_flag", "proof_of_work")
 #: what update_campaign() may change (only admins choose the organisation)
 UPDATABLE_FIELDS = (*EDITABLE_FIELDS, "organisation_id")
 

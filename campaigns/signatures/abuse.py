@@ -7,6 +7,7 @@ as fraudulent: it is never counted and no email goes out. The reasons:
 - the form came back faster than a person fills it (SIGN_MIN_SECONDS), or without the
   signed timestamp the page put in it;
 - the address, the email domain or the country is on a block list;
+- the campaign asks for a proof of work (under attack) and none came, or a used one;
 - more signatures than SIGN_RATE_LIMIT from one address, SIGN_DOMAIN_RATE_LIMIT from one
   email domain, or SIGN_CAMPAIGN_RATE_LIMIT on one campaign (a circuit breaker).
 """
@@ -94,8 +95,14 @@ def over_limits(ip: str, email: str, campaign_slug: str) -> str | None:
 
 
 def assess(*, email: str, country: str, campaign_slug: str, honeypot: str | None = None,
-           started: str | None = None, from_form: bool = True) -> str | None:
+           started: str | None = None, from_form: bool = True, proof_required: bool = False,
+           proof: str | None = None) -> str | None:
     """Why this submission looks like abuse, or None. Forms also get the bot traps."""
+    if proof_required:
+        from campaigns.signatures.proof_of_work import solved
+
+        if not solved(proof):
+            return "proof_of_work"
     if from_form:
         if honeypot:
             return "honeypot"

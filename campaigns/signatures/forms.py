@@ -86,6 +86,8 @@ class SignatureForm(FlaskForm):
                           render_kw={"autocomplete": "off", "tabindex": "-1"})
     #: when the page was drawn, signed (see campaigns/signatures/abuse.py)
     started = HiddenField()
+    #: the solved proof of work, when the campaign asks for one
+    altcha = HiddenField()
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         from campaigns.signatures.abuse import form_started_token

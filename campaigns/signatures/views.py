@@ -33,11 +33,12 @@ def hard_rate_limit() -> str:
 sign_limit = limiter.shared_limit(hard_rate_limit, scope="sign")
 
 
-def signature_request_from(form: SignatureForm, source: str, campaign_slug: str,
+def signature_request_from(form: SignatureForm, source: str, campaign,
                            from_form: bool = True) -> SignatureRequest:
     suspicion = abuse.assess(
-        email=form.email.data, country=form.country.data, campaign_slug=campaign_slug,
+        email=form.email.data, country=form.country.data, campaign_slug=campaign.slug,
         honeypot=form.website.data, started=form.started.data, from_form=from_form,
+        proof_required=campaign.proof_of_work, proof=form.altcha.data,
     )
     return SignatureRequest(
         first_name=form.first_name.data, last_name=form.last_name.data,
@@ -93,7 +94,7 @@ def sign(slug: str):
         return render_campaign(campaign, form, status=422)
     source = (request.args.get("utm_source") or "web")[:100]
     try:
-        operations.sign(campaign, signature_request_from(form, source, campaign.slug))
+        operations.sign(campaign, signature_request_from(form, source, campaign))
     except CampaignClosed:
         return render_campaign(campaign, form, status=409)
     return redirect(url_for("signatures.thanks", slug=campaign.slug), 303)
@@ -141,3 +142,18 @@ def confirm(token: str):
 def confirmed(slug: str):
     campaign = visible_campaign_or_404(slug)
     return render_template("signatures/confirmed.html", campaign=campaign)
+
+
+@bp.get("/c/<slug>/proof-of-work")
+def proof_of_work_challenge(slug: str):
+    """A fresh puzzle for the sign form, while the campaign asks for one."""
+    from flask import jsonify
+
+    from campaigns.signatures.proof_of_work import new_challenge
+
+    campaign = visible_campaign_or_404(slug)
+    if not campaign.proof_of_work:
+        abort(404)
+    response = jsonify(new_challenge())
+    response.headers["Cache-Control"] = "no-store"
+    return response

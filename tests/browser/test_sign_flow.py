@@ -143,3 +143,26 @@ def test_form_errors_are_shown_next_to_fields(page: Page):
     expect(summary).to_contain_text("Please check the form")
     for label in ("First name", "Last name", "Email", "Country"):
         expect(form.get_by_label(label, exact=True)).to_have_attribute("aria-invalid", "true")
+
+
+def test_under_attack_the_browser_solves_the_proof_of_work_and_the_signature_counts(
+        page: Page, platform):
+    import sqlite3
+
+    slug = "eastgate-safe-factories"
+    with sqlite3.connect(platform.instance_dir / "threadline.sqlite") as db:
+        db.execute("UPDATE campaign SET proof_of_work = 1 WHERE slug = ?", (slug,))
+    email = f"under-attack-{uuid.uuid4().hex}@example.org"
+    page.goto(f"/c/{slug}")
+    form = sign_form(page)
+    expect(form.get_by_role("status")).to_have_text("Check done. You can sign.", timeout=60_000)
+    form.get_by_label("First name", exact=True).fill("Mei")
+    form.get_by_label("Last name", exact=True).fill("Chen")
+    form.get_by_label("Email", exact=True).fill(email)
+    form.get_by_label("Country", exact=True).select_option(label="Germany")
+    form.get_by_role("button", name="Sign", exact=True).click()
+    expect(page).to_have_url(platform.url(f"/c/{slug}/thanks"))
+    # A confirmation email is only sent for a signature that was not taken for abuse.
+    row = page.get_by_role("row").filter(has_text=email)
+    reload_until(page, platform.url("/dev/mail/"), lambda: row.count() > 0,
+                 MAIL_TIMEOUT, f"the confirmation email to {email}")

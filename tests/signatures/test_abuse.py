@@ -121,3 +121,45 @@ def test_suspicious_signers_leave_no_consent(campaign, sign):
     sign(campaign, website="x", consent_updates="y")
     fresh()
     assert db.session.scalars(select(Consent)).all() == []
+
+
+def solve(client, campaign) -> str:
+    """What static/js/proof-of-work.js does in the browser."""
+    import base64
+    import json
+
+    import altcha
+
+    task = client.get(f"/c/{campaign.slug}/proof-of-work").get_json()
+    solution = altcha.solve_challenge_v1(task["challenge"], task["salt"], task["algorithm"],
+                                         task["maxnumber"])
+    return base64.b64encode(json.dumps({
+        "algorithm": task["algorithm"], "challenge": task["challenge"],
+        "number": solution.number, "salt": task["salt"], "signature": task["signature"],
+    }).encode()).decode()
+
+
+def test_a_campaign_under_attack_asks_for_a_proof_of_work(client, campaign, sign):
+    assert client.get(f"/c/{campaign.slug}/proof-of-work").status_code == 404  # off
+    campaign.proof_of_work = True
+    db.session.commit()
+    page = client.get(f"/c/{campaign.slug}").get_data(as_text=True)
+    assert "data-proof-of-work" in page and "js/proof-of-work.js" in page
+    assert client.get(f"/c/{campaign.slug}/proof-of-work").headers["Cache-Control"] == "no-store"
+
+    answer = solve(client, campaign)
+    sign(campaign, email="person@example.org", altcha=answer)
+    sign(campaign, email="replay@example.org", altcha=answer)  # the same answer again
+    sign(campaign, email="none@example.org")
+    sign(campaign, email="forged@example.org", altcha="eyJub3QiOiAiaXQifQ==")
+    api = client.post(f"/api/v1/campaigns/{campaign.slug}/signatures", json={
+        "first_name": "A", "last_name": "B", "email": "partner@example.org", "country": "DE",
+        "altcha": solve(client, campaign)})
+    assert api.status_code == 202
+    assert states() == {
+        "person@example.org": ("pending", None),
+        "replay@example.org": ("fraudulent", "proof_of_work"),
+        "none@example.org": ("fraudulent", "proof_of_work"),
+        "forged@example.org": ("fraudulent", "proof_of_work"),
+        "partner@example.org": ("pending", None),
+    }
