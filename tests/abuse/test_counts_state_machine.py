@@ -1,5 +1,5 @@
-"""Counts equal confirmed signatures, whatever order sign, confirm, invalidate and the
-background folding happen in, including a confirmation and an invalidation racing."""
+"""Counts equal confirmed signatures, whatever order sign, confirm, invalidate, erase and
+the background folding happen in, including a confirmation and an invalidation racing."""
 from __future__ import annotations
 
 import threading
@@ -80,6 +80,17 @@ def make_machine(app):
                 thread.start()
             for thread in threads:
                 thread.join()
+
+        @rule(pick=st.integers(min_value=0))
+        def erase_a_signer(self, pick):
+            """Erasure forgets the person but keeps their signature counted."""
+            from campaigns.privacy.operations import erase
+
+            ids = self.signature_ids()
+            if ids:
+                signature = db.session.get(Signature, ids[pick % len(ids)])
+                erase(signature.supporter)
+                db.session.commit()
 
         @rule()
         def fold(self):
