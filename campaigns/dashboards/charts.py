@@ -6,7 +6,8 @@ Content-Security-Policy (style-src 'self'). Every chart has a table beside it.
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ElementTree
+# bandit B405: only parses the map shipped inside the pygal_maps_world package
+import xml.etree.ElementTree as ElementTree  # nosec B405
 from functools import lru_cache
 from importlib import resources
 
@@ -74,14 +75,16 @@ def bar_chart(days: list[DayCount], title: str, description: str) -> Markup:
             parts.append(f'<text x="{x:.1f}" y="{height - 6}" text-anchor="{anchor}" font-size="11" '
                          f'fill="#5b5b57">{escape(format_date(days[day_index].day, "d MMM"))}</text>')
     parts.append("</svg>")
-    return Markup("".join(parts))
+    # bandit B704: every text in parts went through escape() above
+    return Markup("".join(parts))  # nosec B704
 
 
 @lru_cache(maxsize=1)
 def world_paths() -> dict[str, list[str]]:
     """Country code (upper case) -> SVG path data, from pygal_maps_world's world map."""
     source = resources.files("pygal_maps_world").joinpath("worldmap.svg").read_bytes()
-    root = ElementTree.fromstring(source)
+    # bandit B314: a file of an installed package, not input from anyone
+    root = ElementTree.fromstring(source)  # nosec B314
     paths: dict[str, list[str]] = {}
     for group in root.iter("{http://www.w3.org/2000/svg}g"):
         classes = (group.get("class") or "").split()

@@ -47,7 +47,8 @@ from campaigns.petitions.models import Campaign
 
 log = logging.getLogger(__name__)
 
-MANAGE_TOKEN_PURPOSE = "manage-monthly-gift"
+# bandit B105: a salt label, not a secret
+MANAGE_TOKEN_PURPOSE = "manage-monthly-gift"  # nosec B105
 #: a link to manage a monthly gift stays valid this long; every receipt carries a new one
 MANAGE_LINK_MAX_AGE = 400 * 24 * 3600
 ATTEMPT_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
