@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from campaigns.core.countries import COUNTRY_CODES, country_choices
+from campaigns.core.countries import COUNTRY_CODES, CountrySelect, country_choices
 
 URL_LIKE = re.compile(
     r"(://|www\.|\b[\w-]+\.(com|net|org|info|biz|io|ru|cn|xyz|top|ly|me|co|site|online)\b)",
@@ -71,7 +71,7 @@ class SignatureForm(FlaskForm):
                        validators=[DataRequired(_l("Enter your email address.")), Length(max=254),
                                    valid_email],
                        render_kw={"autocomplete": "email"})
-    country = SelectField(_l("Country"),
+    country = SelectField(_l("Country"), widget=CountrySelect(),
                           validators=[DataRequired(_l("Choose your country.")), known_country],
                           validate_choice=False, render_kw={"autocomplete": "country"})
     postcode = StringField(_l("Postcode (optional)"), filters=[strip],
