@@ -91,7 +91,7 @@ def form_data_from_json(payload: Any) -> tuple[MultiDict | None, dict[str, list[
 @bp.post("/campaigns/<slug>/signatures")
 @sign_limit
 def create_signature(slug: str):
-    campaign = find_visible_campaign(slug)
+    campaign = find_visible_campaign(slug, with_targets=False)
     if campaign is None:
         return not_found()
     if not campaign.accepts_signatures():

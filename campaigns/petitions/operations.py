@@ -32,16 +32,16 @@ def listed_campaigns() -> list[Campaign]:
     ))
 
 
-def find_visible_campaign(slug: str) -> Campaign | None:
-    return db.session.scalars(
-        select(Campaign)
-        .where(Campaign.slug == slug, Campaign.status.in_(VISIBLE_STATES))
-        .options(_with_targets())
-    ).first()
+def find_visible_campaign(slug: str, with_targets: bool = True) -> Campaign | None:
+    """A campaign the public may see; signing needs no targets (two fewer queries)."""
+    query = select(Campaign).where(Campaign.slug == slug, Campaign.status.in_(VISIBLE_STATES))
+    if with_targets:
+        query = query.options(_with_targets())
+    return db.session.scalars(query).first()
 
 
-def visible_campaign_or_404(slug: str) -> Campaign:
-    campaign = find_visible_campaign(slug)
+def visible_campaign_or_404(slug: str, with_targets: bool = True) -> Campaign:
+    campaign = find_visible_campaign(slug, with_targets)
     if campaign is None:
         abort(404)
     return campaign

@@ -86,7 +86,7 @@ def signing_query_processor():
 @bp.post("/c/<slug>/sign")
 @sign_limit
 def sign(slug: str):
-    campaign = visible_campaign_or_404(slug)
+    campaign = visible_campaign_or_404(slug, with_targets=False)
     form = SignatureForm()
     if not campaign.accepts_signatures():
         return render_campaign(campaign, form, status=409)
