@@ -53,5 +53,6 @@ class CountrySelect(Select):
             kwargs.setdefault("required", True)
         placeholder = str(field.choices[0][1]) if field.choices else ""
         options = _options_html(str(get_locale() or "en"), placeholder)
-        return Markup("<select {}>{}</select>").format(
-            Markup(html_params(name=field.name, **kwargs)), options)
+        # bandit B704: html_params escapes every attribute value, as WTForms' own Select does
+        attributes = Markup(html_params(name=field.name, **kwargs))  # nosec B704
+        return Markup("<select {}>{}</select>").format(attributes, options)
