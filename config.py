@@ -29,6 +29,7 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | CONFIRMATION_MAX_AGE      | 1209600 (14 days)                                 |
 | SIGNATURE_EMAIL_INTERVAL  | 600                                               |
 | COUNTER_FLUSH_SECONDS     | 5                                                 |
+| CAMPAIGN_PAGE_CACHE_SECONDS | 5 (anonymous campaign pages reused per process) |
 | EMAIL_CHECK_DELIVERABILITY| false (true: look up the domain's mail servers)   |
 | RATELIMIT_ENABLED         | true                                              |
 | RATELIMIT_STORAGE_URI     | memory:// (use redis://... in production)         |
@@ -168,6 +169,8 @@ class Config:
     SIGNATURE_EMAIL_INTERVAL = env_int("SIGNATURE_EMAIL_INTERVAL", 600)
     #: how often the background job folds confirmed signatures into the counts
     COUNTER_FLUSH_SECONDS = float(os.environ.get("COUNTER_FLUSH_SECONDS", "5"))
+    #: how long a campaign page drawn for anonymous readers is reused (0: never)
+    CAMPAIGN_PAGE_CACHE_SECONDS = float(os.environ.get("CAMPAIGN_PAGE_CACHE_SECONDS", "5"))
 
     # Supporters' data
     #: days after a campaign closed (or was won) before its signers are anonymised
@@ -279,6 +282,7 @@ class TestingConfig(Config):
     # Limits stay on (tests lower them where they test them); high enough for the rest.
     SIGN_RATE_LIMIT = SIGN_HARD_RATE_LIMIT = SIGN_DOMAIN_RATE_LIMIT = "10000/minute"
     SIGN_MIN_SECONDS = 0.0
+    CAMPAIGN_PAGE_CACHE_SECONDS = 0.0  # tests reuse slugs; test_page_cache turns it on
     LOGIN_RATE_LIMIT = LOGIN_ACCOUNT_RATE_LIMIT = "10000/minute"
     SESSION_COOKIE_SECURE = False
     #: the tests send real SMTP to an aiosmtpd sink (Flask-Mail would suppress it)

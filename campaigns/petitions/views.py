@@ -18,8 +18,20 @@ def home():
 
 @bp.get("/c/<slug>")
 def show(slug: str):
-    campaign = visible_campaign_or_404(slug)
-    return render_campaign(campaign, SignatureForm())
+    from campaigns.petitions import page_cache
+    from campaigns.signatures.views import signing_query_values
+
+    if not page_cache.cacheable():
+        return render_campaign(visible_campaign_or_404(slug), SignatureForm())
+
+    def draw() -> str:
+        form = SignatureForm()
+        form.csrf_token.current_token = page_cache.CSRF_PLACEHOLDER
+        form.started.data = page_cache.STARTED_PLACEHOLDER
+        return render_campaign(visible_campaign_or_404(slug), form)[0]
+
+    query = tuple(sorted(signing_query_values().items()))
+    return page_cache.cached_page((slug, query), draw)
 
 
 def render_campaign(campaign, form, status: int = 200):

@@ -69,18 +69,19 @@ def tracking_from_request() -> dict[str, str | None]:
             "referrer_host": referrer_host()}
 
 
+def signing_query_values() -> dict[str, str]:
+    """utm_* and the referring host of the campaign page, carried to the sign form's POST."""
+    query = {key: request.args[key][:100] for key in ("utm_source", "utm_medium", "utm_campaign")
+             if request.args.get(key)}
+    host = referrer_host()
+    if host:
+        query["ref"] = host
+    return query
+
+
 @bp.app_context_processor
 def signing_query_processor():
-    def signing_query() -> dict[str, str]:
-        """utm_* and the referring host of the campaign page, carried to the sign form's POST."""
-        query = {key: request.args[key][:100] for key in ("utm_source", "utm_medium", "utm_campaign")
-                 if request.args.get(key)}
-        host = referrer_host()
-        if host:
-            query["ref"] = host
-        return query
-
-    return {"signing_query": signing_query}
+    return {"signing_query": signing_query_values}
 
 
 @bp.post("/c/<slug>/sign")

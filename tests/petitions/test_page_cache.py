@@ -1,0 +1,58 @@
+"""Anonymous readers of a campaign page share one drawing of it for a few seconds;
+each still gets a CSRF token and a form timestamp of their own."""
+from __future__ import annotations
+
+import pytest
+
+from campaigns.core.db import db
+from campaigns.petitions import page_cache
+from tests.helpers import csrf_token
+
+
+@pytest.fixture
+def cache_on(app):
+    app.config["CAMPAIGN_PAGE_CACHE_SECONDS"] = 60
+    page_cache._pages.clear()
+    yield
+    app.config["CAMPAIGN_PAGE_CACHE_SECONDS"] = 0
+    page_cache._pages.clear()
+
+
+def started_value(html: str) -> str:
+    return html.split('name="started" type="hidden" value="')[1].split('"')[0]
+
+
+@pytest.mark.usefixtures("cache_on")
+def test_readers_share_the_page_but_not_their_tokens(app, client, campaign):
+    first = client.get(f"/c/{campaign.slug}").get_data(as_text=True)
+    campaign.title = "A new title, not shown until the page is drawn again"
+    db.session.commit()
+    other = app.test_client()
+    second = other.get(f"/c/{campaign.slug}").get_data(as_text=True)
+    assert "A new title" not in second  # the shared drawing
+    assert page_cache.CSRF_PLACEHOLDER not in second and page_cache.STARTED_PLACEHOLDER not in second
+    assert csrf_token(first) != csrf_token(second)
+
+    # Each reader's token and timestamp work: signing goes through.
+    response = other.post(f"/c/{campaign.slug}/sign", data={
+        "csrf_token": csrf_token(second), "started": started_value(second), "first_name": "Kim",
+        "last_name": "Lee", "email": "kim@example.org", "country": "KR"})
+    assert response.status_code == 303
+
+
+@pytest.mark.usefixtures("cache_on")
+def test_campaigners_and_readers_with_a_message_get_a_fresh_page(client, campaign, login,
+                                                                  make_campaigner):
+    client.get(f"/c/{campaign.slug}")
+    campaign.title = "Changed title"
+    db.session.commit()
+    login(make_campaigner())
+    assert "Changed title" in client.get(f"/c/{campaign.slug}").get_data(as_text=True)
+
+
+@pytest.mark.usefixtures("cache_on")
+def test_each_referrer_and_utm_source_has_its_own_page(client, campaign):
+    page = client.get(f"/c/{campaign.slug}?utm_source=union-newsletter").get_data(as_text=True)
+    assert "utm_source=union-newsletter" in page
+    plain = client.get(f"/c/{campaign.slug}").get_data(as_text=True)
+    assert "utm_source" not in plain
