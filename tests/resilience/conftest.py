@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from campaigns.cli import _die_with_parent  # a killed test run leaves no process behind
 from tests.helpers import free_port, wait_until
 
 BIN = Path(sys.executable).parent
@@ -33,7 +34,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         import redis
 
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
@@ -74,7 +75,7 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [str(BIN / "celery"), "-A", "wsgi:celery_app", "worker", "--beat", "--schedule",
              str(schedule), "--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO"],
-            cwd=ROOT, env=self.env, start_new_session=True,
+            cwd=ROOT, env=self.env, start_new_session=True, preexec_fn=_die_with_parent,
             stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
         wait_until(lambda: "ready." in self.log.read_text() or self.process.poll() is not None,
                    timeout=180, message="the Celery worker to start")
