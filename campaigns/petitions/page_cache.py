@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from typing import Callable
 
-from flask import current_app, get_flashed_messages, session
+from flask import current_app, session
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -49,5 +49,4 @@ def cached_page(key: tuple, draw: Callable[[], str]) -> str:
         _pages.move_to_end(key)
         while len(_pages) > MAX_ENTRIES:
             _pages.popitem(last=False)
-    get_flashed_messages()  # nothing was waiting (see cacheable), keep the session as it is
     return personalise(entry[1])

@@ -63,16 +63,18 @@ def referrer_host() -> str | None:
     return host
 
 
+def utm(key: str) -> str | None:
+    return (request.args.get(key) or "")[:100] or None
+
+
 def tracking_from_request() -> dict[str, str | None]:
-    return {"utm_medium": (request.args.get("utm_medium") or "")[:100] or None,
-            "utm_campaign": (request.args.get("utm_campaign") or "")[:100] or None,
+    return {"utm_medium": utm("utm_medium"), "utm_campaign": utm("utm_campaign"),
             "referrer_host": referrer_host()}
 
 
 def signing_query_values() -> dict[str, str]:
     """utm_* and the referring host of the campaign page, carried to the sign form's POST."""
-    query = {key: request.args[key][:100] for key in ("utm_source", "utm_medium", "utm_campaign")
-             if request.args.get(key)}
+    query = {key: utm(key) for key in ("utm_source", "utm_medium", "utm_campaign") if utm(key)}
     host = referrer_host()
     if host:
         query["ref"] = host

@@ -1,14 +1,13 @@
 """Updates to signers: written in the workspace, sent once to each consenting signer."""
 from __future__ import annotations
 
-import time
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
 from campaigns.core.db import db
-from campaigns.core.mail import OutgoingEmail
+from campaigns.core.mail import EmailState, OutgoingEmail
 from campaigns.updates import operations
 from campaigns.updates.models import CampaignUpdate, CampaignUpdateRecipient, UpdateState
 from campaigns.updates.tasks import fan_out_update
@@ -126,7 +125,10 @@ def test_a_restarted_or_killed_fan_out_mails_each_recipient_exactly_once(
     fan_out_update(update_id, batch_size=2)
     for address in addresses:
         mail_sink.wait_for(address, count=2)  # confirmation + update
-    time.sleep(1)  # anything sent twice would have arrived by now
+    # Every outbox email settled: whatever was going to arrive has arrived.
+    wait_until(lambda: fresh() or not db.session.scalars(
+        select(OutgoingEmail).filter_by(state=EmailState.QUEUED)).all(),
+        message="the outbox to settle")
     assert [len(update_mail(mail_sink, address)) for address in addresses] == [1] * 5
     fresh()
     assert db.session.scalar(select(func.count()).select_from(OutgoingEmail)
