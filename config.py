@@ -22,6 +22,7 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | OUTBOX_SWEEP_SECONDS      | 60 (how often unsent mail is enqueued again)      |
 | OUTBOX_SWEEP_GRACE        | 30 (seconds before a row counts as left behind)   |
 | MAIL_CAPTURE_DIR          | instance/mail                                     |
+| REPLY_DOMAIN              | threadline.localhost (replies: reply+<token>@...) |
 | BASE_URL                  | http://127.0.0.1:$PORT                            |
 | PORT                      | 5000                                              |
 | INSTANCE_PATH             | instance/                                         |
@@ -156,6 +157,9 @@ class Config:
     OUTBOX_SWEEP_GRACE = float(os.environ.get("OUTBOX_SWEEP_GRACE", "30"))
     #: where the local capture keeps what it receives (a Maildir)
     MAIL_CAPTURE_DIR = os.environ.get("MAIL_CAPTURE_DIR", str(INSTANCE_DIR / "mail"))
+    #: the domain of the campaign x target reply addresses, reply+<token>@REPLY_DOMAIN;
+    #: its mail must reach the inbound endpoint or the polled mailbox
+    REPLY_DOMAIN = os.environ.get("REPLY_DOMAIN", "threadline.localhost")
 
     #: look up the domain's mail servers when validating addresses (off: no DNS in tests)
     EMAIL_CHECK_DELIVERABILITY = env_bool("EMAIL_CHECK_DELIVERABILITY")

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaigns.core.db import NEVER_REUSE_IDS, TimestampMixin, db, enum_column, utcnow
+from campaigns.replies.addresses import new_reply_token
 from campaigns.targets.models import Target
 
 
@@ -152,6 +153,8 @@ class CampaignTarget(db.Model):
     #: what the campaign asks of this target, in Markdown
     ask: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(default=0)
+    #: names this campaign x target thread in its reply address (reply+<token>@REPLY_DOMAIN)
+    reply_token: Mapped[str] = mapped_column(String(32), unique=True, default=new_reply_token)
 
     campaign: Mapped[Campaign] = relationship(back_populates="targets")
     target: Mapped[Target] = relationship()

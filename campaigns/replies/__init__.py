@@ -1,0 +1,1 @@
+"""Replies: what targets answer, on one tracked thread per campaign x target."""
