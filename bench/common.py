@@ -27,6 +27,9 @@ PG_HOST = os.environ.get("BENCH_PG_HOST", "127.0.0.1")
 PG_PORT = os.environ.get("BENCH_PG_PORT", "5432")
 PG_USER = os.environ.get("BENCH_PG_USER", "postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+#: with this set, PostgreSQL scratches are schemas in this one existing database (e.g. on
+#: a server shared with others who own the other databases) instead of databases of their own
+PG_DATABASE = os.environ.get("BENCH_PG_DATABASE", "")
 
 #: the gunicorn settings of `flask embedded` (campaigns/cli.py), minus the access log,
 #: used for the real app and for the bare comparison apps alike
@@ -71,6 +74,10 @@ class Scratch:
 
     @property
     def url(self) -> str:
+        if self.kind == "postgresql" and PG_DATABASE:
+            # libpq's options: every connection (app, Alembic, seed, scripts) sees only this schema
+            return (f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
+                    f"?options=-csearch_path%3D{self.pg_name}")
         if self.kind == "postgresql":
             return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.pg_name}"
         return f"sqlite:///{self.instance / 'threadline.sqlite'}"
@@ -82,11 +89,21 @@ class Scratch:
     def create(self) -> None:
         self.drop()
         self.instance.mkdir(parents=True, exist_ok=True)
-        if self.kind == "postgresql":
+        if self.kind == "postgresql" and PG_DATABASE:
+            self._psql(f"CREATE SCHEMA {self.pg_name}")
+        elif self.kind == "postgresql":
             run(["createdb", "-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER, self.pg_name])
 
+    def _psql(self, sql: str) -> None:
+        run(["psql", "-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER, "-d", PG_DATABASE, "-qAtc", sql])
+
     def drop(self) -> None:
-        if self.kind == "postgresql":
+        if self.kind == "postgresql" and PG_DATABASE:
+            try:
+                self._psql(f"DROP SCHEMA IF EXISTS {self.pg_name} CASCADE")
+            except RuntimeError as exc:
+                log(f"could not drop schema {self.pg_name}: {str(exc)[:200]}")
+        elif self.kind == "postgresql":
             subprocess.run(["dropdb", "--if-exists", "--force", "-h", PG_HOST, "-p", PG_PORT,
                             "-U", PG_USER, self.pg_name], check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

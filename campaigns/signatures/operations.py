@@ -8,7 +8,7 @@ from flask import current_app
 from flask_babel import get_locale
 from sqlalchemy import or_, select, update
 
-from campaigns.core.db import db, insert_ignoring_conflicts, utcnow
+from campaigns.core.db import db, insert_row_ignoring_conflicts, utcnow
 from campaigns.core.mail import queue_email
 from campaigns.core.tokens import BadSignature, SignatureExpired, make_token, read_token
 from campaigns.core.urls import external_url
@@ -84,7 +84,7 @@ def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
                        wording=request.consent_wording, campaign_id=campaign.id,
                        source=f"{request.source or 'web'}:petition:{campaign.slug}")
     now = utcnow()
-    signature_id = insert_ignoring_conflicts(
+    signature = insert_row_ignoring_conflicts(
         Signature,
         dict(campaign_id=campaign.id, supporter_id=supporter.id, public=request.public,
              comment=request.comment or None, source=request.source,
@@ -95,8 +95,7 @@ def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
              fraud_reason=request.suspicion, ip_address=request.ip_address),
         ["campaign_id", "supporter_id"],
     )
-    if signature_id is not None:
-        signature = db.session.get(Signature, signature_id)
+    if signature is not None:
         if not suspicious:
             send_confirmation_request(signature)
         return signature

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, func, select
 
-from campaigns.core.db import db, insert_ignoring_conflicts
+from campaigns.core.db import db, insert_row_ignoring_conflicts
 from campaigns.supporters.models import Consent, ConsentPurpose, Supporter
 
 #: providers where dots in the local part do not matter
@@ -37,11 +37,11 @@ def upsert_supporter(*, email: str, first_name: str, last_name: str, country: st
     canonical = canonical_email(email)
     details = dict(email=email, first_name=first_name, last_name=last_name,
                    country=country, postcode=postcode or None, locale=locale)
-    supporter_id = insert_ignoring_conflicts(
+    supporter = insert_row_ignoring_conflicts(
         Supporter, dict(canonical_email=canonical, **details), ["canonical_email"]
     )
-    if supporter_id is not None:
-        return db.session.get(Supporter, supporter_id)
+    if supporter is not None:
+        return supporter
     return db.session.execute(
         select(Supporter).filter_by(canonical_email=canonical)
     ).scalar_one()
