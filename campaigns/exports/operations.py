@@ -9,7 +9,7 @@ import csv
 import io
 from typing import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 
 from campaigns.audit.operations import record
 from campaigns.core.db import db
@@ -37,6 +37,13 @@ def neutralise(value: object) -> str:
     return text
 
 
+def _guard_text(value: str | None, _prefixes: tuple[str, ...] = FORMULA_PREFIXES) -> str:
+    """neutralise() for a text column: None or a str, checked without converting."""
+    if not value:
+        return ""
+    return "'" + value if value.startswith(_prefixes) else value
+
+
 def record_export(campaign: Campaign) -> None:
     """Who exported which campaign, in the audit log (committed with the request)."""
     record("export.signatures", campaign, format="csv")
@@ -56,8 +63,11 @@ def signature_rows(campaign_id: int) -> Iterator[str]:
 
     writer.writerow(COLUMNS)
     yield written()
-    result = db.session.execute(
-        select(Signature.state, Signature.created_at, Signature.confirmed_at,
+    # Core, not the ORM: no per-row ORM processing. The state as stored (a string), not
+    # through the enum type. Only free text can start a formula: the other cells are ours
+    # (state, ISO timestamps, yes/no) or a checked two-letter country code.
+    result = db.session.connection().execute(
+        select(type_coerce(Signature.state, String), Signature.created_at, Signature.confirmed_at,
                Supporter.first_name, Supporter.last_name, Supporter.country, Signature.public,
                Signature.comment, Signature.source, Signature.utm_medium,
                Signature.utm_campaign, Signature.referrer_host)
@@ -66,18 +76,23 @@ def signature_rows(campaign_id: int) -> Iterator[str]:
         .order_by(Signature.id)
         .execution_options(yield_per=BATCH_ROWS)
     )
-    for number, row in enumerate(result, 1):
-        writer.writerow([neutralise(value) for value in (
-            "online", 1, row.state.value, row.created_at.isoformat(),
-            row.confirmed_at.isoformat() if row.confirmed_at else "",
-            row.first_name, row.last_name, row.country, "yes" if row.public else "no",
-            row.comment, row.source, row.utm_medium, row.utm_campaign, row.referrer_host)])
-        if number % BATCH_ROWS == 0:
+    guard = _guard_text
+    try:
+        for rows in result.partitions():
+            writer.writerows(
+                ("online", 1, state, created.isoformat(), confirmed.isoformat() if confirmed else "",
+                 guard(first), guard(last), guard(country), "yes" if public else "no",
+                 guard(comment), guard(source), guard(medium), guard(utm_campaign), guard(referrer))
+                for (state, created, confirmed, first, last, country, public, comment, source,
+                     medium, utm_campaign, referrer) in rows)
             yield written()
-    result.close()
+    finally:
+        result.close()
     for batch in db.session.scalars(
             select(PaperBatch).where(PaperBatch.campaign_id == campaign_id).order_by(PaperBatch.id)):
         writer.writerow([neutralise(value) for value in (
             "paper", batch.count, "confirmed", batch.collected_on.isoformat(), "", "", "",
             batch.country, "no", "", batch.source, "", "", "")])
-    yield written()
+    paper = written()
+    if paper:
+        yield paper
