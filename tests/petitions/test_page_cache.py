@@ -13,9 +13,11 @@ from tests.helpers import csrf_token
 def cache_on(app):
     app.config["CAMPAIGN_PAGE_CACHE_SECONDS"] = 60
     page_cache._pages.clear()
+    page_cache._redrawing.clear()
     yield
     app.config["CAMPAIGN_PAGE_CACHE_SECONDS"] = 0
     page_cache._pages.clear()
+    page_cache._redrawing.clear()
 
 
 def started_value(html: str) -> str:
@@ -56,3 +58,41 @@ def test_each_referrer_and_utm_source_has_its_own_page(client, campaign):
     assert "utm_source=union-newsletter" in page
     plain = client.get(f"/c/{campaign.slug}").get_data(as_text=True)
     assert "utm_source" not in plain
+
+
+@pytest.mark.usefixtures("cache_on")
+def test_no_reader_waits_for_a_redraw(app, client, campaign, monkeypatch):
+    """Past its age the page is still served as it was, and drawn again after that response."""
+    client.get(f"/c/{campaign.slug}")
+    campaign.title = "A title drawn after the stale page went out"
+    db.session.commit()
+    later = page_cache.time.monotonic() + 61
+    monkeypatch.setattr(page_cache.time, "monotonic", lambda: later)
+    response = app.test_client().get(f"/c/{campaign.slug}")
+    assert "A title drawn after" not in response.get_data(as_text=True)
+    response.close()  # the server closes the response once it is sent: the redraw runs then
+    assert "A title drawn after" in app.test_client().get(f"/c/{campaign.slug}").get_data(as_text=True)
+
+
+@pytest.mark.usefixtures("cache_on")
+def test_a_page_much_older_than_its_age_is_drawn_before_answering(app, client, campaign,
+                                                                   monkeypatch):
+    client.get(f"/c/{campaign.slug}")
+    campaign.title = "Drawn again at once"
+    db.session.commit()
+    later = page_cache.time.monotonic() + 60 * page_cache.STALE_LIMIT + 1
+    monkeypatch.setattr(page_cache.time, "monotonic", lambda: later)
+    assert "Drawn again at once" in app.test_client().get(f"/c/{campaign.slug}").get_data(as_text=True)
+
+
+@pytest.mark.usefixtures("cache_on")
+def test_a_closed_campaign_is_not_served_from_a_stale_page(app, client, campaign, monkeypatch):
+    from campaigns.petitions.models import CampaignStatus
+
+    client.get(f"/c/{campaign.slug}")
+    campaign.status = CampaignStatus.DRAFT
+    db.session.commit()
+    later = page_cache.time.monotonic() + 61
+    monkeypatch.setattr(page_cache.time, "monotonic", lambda: later)
+    app.test_client().get(f"/c/{campaign.slug}").close()  # the last stale view; its redraw fails
+    assert app.test_client().get(f"/c/{campaign.slug}").status_code == 404
