@@ -47,6 +47,13 @@ def init_app(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if hsts:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if request.method != "GET" and "Cache-Control" not in headers:
+        if "Cache-Control" not in headers and (request.method != "GET" or _signed_in()):
+            # a signed-in campaigner's pages show supporters, consultations, donations
             headers["Cache-Control"] = "no-store"
         return response
+
+
+def _signed_in() -> bool:
+    from flask_login import current_user
+
+    return bool(current_user and current_user.is_authenticated)

@@ -18,6 +18,8 @@ add_menu_item("dashboards.overview", _l("Dashboards"), Role.VIEWER)
 
 #: the public country page changes only when the counts are folded in (every few seconds)
 PUBLIC_MAX_AGE = 60
+#: a cache may go on serving a public page this long while it fetches a fresh one
+PUBLIC_STALE_WHILE_REVALIDATE = 600
 
 
 @bp.app_context_processor
@@ -37,6 +39,7 @@ def countries(slug: str):
         threshold=operations.SMALL_COUNTRY_THRESHOLD))
     response.cache_control.public = True
     response.cache_control.max_age = PUBLIC_MAX_AGE
+    response.cache_control.stale_while_revalidate = PUBLIC_STALE_WHILE_REVALIDATE
     return response
 
 
@@ -49,6 +52,7 @@ def countries_map(slug: str):
     response = Response(svg, mimetype="image/svg+xml")
     response.cache_control.public = True
     response.cache_control.max_age = PUBLIC_MAX_AGE
+    response.cache_control.stale_while_revalidate = PUBLIC_STALE_WHILE_REVALIDATE
     return response
 
 

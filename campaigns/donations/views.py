@@ -146,7 +146,7 @@ def render_manage(gift, token: str, change_form: ChangeAmountForm | None = None,
         running=gift.state in RUNNING_GIFT_STATES,
         cancel_form=CancelGiftForm(),
         change_form=change_form or ChangeAmountForm(presets),
-    ), status
+    ), status, {"Cache-Control": "no-store"}  # the giver's name, amount and card
 
 
 @bp.get("/donate/monthly/<token>")

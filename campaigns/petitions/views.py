@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from flask_login import current_user
 
 from campaigns.moderation.operations import approved_comments
 from campaigns.petitions.operations import listed_campaigns, visible_campaign_or_404
@@ -9,6 +10,8 @@ from campaigns.signatures.forms import SignatureForm
 from campaigns.signatures.operations import recent_public_signers
 
 bp = Blueprint("petitions", __name__)
+#: the campaign page carries each reader's own CSRF token: for the browser, never a shared cache
+READER_OWN_PAGE = {"Cache-Control": "private, no-cache"}
 
 
 @bp.get("/")
@@ -22,7 +25,9 @@ def show(slug: str):
     from campaigns.signatures.views import signing_query_values
 
     if not page_cache.cacheable():
-        return render_campaign(visible_campaign_or_404(slug), SignatureForm())
+        html, status = render_campaign(visible_campaign_or_404(slug), SignatureForm())
+        # signed in: no-store (campaigns/core/security.py)
+        return html, status, ({} if current_user.is_authenticated else READER_OWN_PAGE)
 
     def draw() -> str:
         form = SignatureForm()
@@ -31,7 +36,7 @@ def show(slug: str):
         return render_campaign(visible_campaign_or_404(slug), form)[0]
 
     query = tuple(sorted(signing_query_values().items()))
-    return page_cache.cached_page((slug, query), draw)
+    return page_cache.cached_page((slug, query), draw), 200, READER_OWN_PAGE
 
 
 def render_campaign(campaign, form, status: int = 200):

@@ -138,7 +138,9 @@ def confirm(token: str):
         return redirect(url_for("signatures.confirmed", slug=campaign.slug), 303)
     if signature.state != operations.SignatureState.PENDING:
         return redirect(url_for("signatures.confirmed", slug=campaign.slug), 303)
-    return render_template("signatures/confirm.html", campaign=campaign, form=form)
+    # a link from someone's mailbox: nothing of it belongs in a shared cache
+    return render_template("signatures/confirm.html", campaign=campaign, form=form), 200, \
+        {"Cache-Control": "no-store"}
 
 
 @bp.get("/c/<slug>/confirmed")
