@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Iterator
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
 
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import DateTime, String, select, type_coerce
 
 from campaigns.audit.operations import record
 from campaigns.core.db import db
@@ -44,6 +45,32 @@ def _guard_text(value: str | None, _prefixes: tuple[str, ...] = FORMULA_PREFIXES
     return "'" + value if value.startswith(_prefixes) else value
 
 
+def _timestamps(dialect: str) -> tuple[Callable[[Any], Any], Callable[[Any], str]]:
+    """How to select a UTC timestamp column and write it as ISO 8601 (as isoformat() does).
+
+    Going through UTCDateTime costs two Python calls per value (on SQLite also a parse):
+    a third of the export's time. PostgreSQL hands back aware datetimes already; SQLite
+    keeps the UTC time as text, which is rewritten as ISO text without making a datetime.
+    """
+    if dialect == "sqlite":
+        return (lambda column: type_coerce(column, String)), _iso_from_sqlite_text
+    return (lambda column: type_coerce(column, DateTime(timezone=True))), \
+        (lambda value: value.isoformat() if value is not None else "")
+
+
+def _iso_from_sqlite_text(text: str | None) -> str:
+    """SQLAlchemy's SQLite form "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC) as datetime.isoformat()
+    of the aware value would write it; anything else goes through a datetime."""
+    if not text:
+        return ""
+    if text[10:11] == " " and (len(text) == 19 or (len(text) == 26 and text[19] == ".")):
+        if text.endswith(".000000"):  # isoformat() leaves out zero microseconds
+            text = text[:19]
+        return f"{text[:10]}T{text[11:]}+00:00"
+    value = datetime.fromisoformat(text)
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+
+
 def record_export(campaign: Campaign) -> None:
     """Who exported which campaign, in the audit log (committed with the request)."""
     record("export.signatures", campaign, format="csv")
@@ -64,10 +91,13 @@ def signature_rows(campaign_id: int) -> Iterator[str]:
     writer.writerow(COLUMNS)
     yield written()
     # Core, not the ORM: no per-row ORM processing. The state as stored (a string), not
-    # through the enum type. Only free text can start a formula: the other cells are ours
-    # (state, ISO timestamps, yes/no) or a checked two-letter country code.
+    # through the enum type; the timestamps without the UTCDateTime decorator (see
+    # _timestamps). Only free text can start a formula: the other cells are ours (state,
+    # ISO timestamps, yes/no) or a checked two-letter country code.
+    stamp, iso = _timestamps(db.session.get_bind().dialect.name)
     result = db.session.connection().execute(
-        select(type_coerce(Signature.state, String), Signature.created_at, Signature.confirmed_at,
+        select(type_coerce(Signature.state, String), stamp(Signature.created_at),
+               stamp(Signature.confirmed_at),
                Supporter.first_name, Supporter.last_name, Supporter.country, Signature.public,
                Signature.comment, Signature.source, Signature.utm_medium,
                Signature.utm_campaign, Signature.referrer_host)
@@ -80,7 +110,7 @@ def signature_rows(campaign_id: int) -> Iterator[str]:
     try:
         for rows in result.partitions():
             writer.writerows(
-                ("online", 1, state, created.isoformat(), confirmed.isoformat() if confirmed else "",
+                ("online", 1, state, iso(created), iso(confirmed),
                  guard(first), guard(last), guard(country), "yes" if public else "no",
                  guard(comment), guard(source), guard(medium), guard(utm_campaign), guard(referrer))
                 for (state, created, confirmed, first, last, country, public, comment, source,
