@@ -73,3 +73,15 @@ def post_mail(client, inbound_secret):
         return client.post("/inbound/mail", data=raw, **kwargs)
 
     return post
+
+
+@pytest.fixture
+def launched(make_campaign):
+    """A live campaign launched at the given time."""
+    def make(launched_at, **fields):
+        campaign = make_campaign(**fields)
+        campaign.launched_at = launched_at
+        db.session.commit()
+        return campaign
+
+    return make
