@@ -357,7 +357,7 @@ def assign_inbound(message: InboundMessage, thread: ReplyThread, actor) -> Reply
                                        subject=message.subject, message_id="", date=None,
                                        text=raw[:20000].decode("utf-8", errors="replace"),
                                        excerpt="")
-    message.handled_by_id = actor.id
+    message.handled_by_id = getattr(actor, "id", None)
     reply = _attach(message, thread, parsed, actor)
     record("inbound.assigned", subject=message, actor=actor, thread_id=thread.id)
     return reply
@@ -425,11 +425,10 @@ def publish_reply(reply: Reply, summary: str, actor, *, notify: bool = True) -> 
         db.session.flush()
         return False
     reply.published_at = utcnow()
-    reply.published_by_id = actor.id
+    reply.published_by_id = getattr(actor, "id", None)
     thread = reply.thread
-    for commitment in thread.commitments:
-        if commitment.reply_id == reply.id:
-            commitment.public = True
+    db.session.execute(update(Commitment).where(Commitment.reply_id == reply.id)
+                       .values(public=True).execution_options(synchronize_session="fetch"))
     add_event(thread, EventKind.REPLY_PUBLISHED, public=True, actor=actor, reply_id=reply.id,
               channel=reply.channel.value, received=reply.received_at.date().isoformat())
     record("reply.published", subject=reply, actor=actor, thread_id=thread.id)

@@ -1,6 +1,6 @@
 """The public response tracker's figures, computed from public data only.
 
-Per target, over the threads of its public, launched campaigns:
+Per company (brands, retailers, groups, manufacturers, suppliers; not governments), over the threads of its public, launched campaigns:
 
 - campaigns received: the number of such threads;
 - replied: threads with at least one published reply; reply rate = replied / received;
@@ -56,12 +56,14 @@ def public_threads() -> list[ReplyThread]:
     ))
 
 
-def tracker(today: date | None = None) -> list[TargetRecord]:
-    """One record per target with at least one public thread."""
+def tracker(today: date | None = None, companies_only: bool = True) -> list[TargetRecord]:
+    """One record per target (companies only, by default) with at least one public thread."""
     today = today or utcnow().date()
     records: dict[int, TargetRecord] = {}
     for thread in public_threads():
         target = thread.target
+        if companies_only and not target.is_company:
+            continue
         rec = records.setdefault(target.id, TargetRecord(target=target))
         rec.received += 1
         published = thread.published_replies
