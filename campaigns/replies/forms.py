@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, DateField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from campaigns.replies.models import CHANNEL_LABELS, GRADE_LABELS
@@ -36,7 +37,7 @@ class DemandsForm(FlaskForm):
 
 class LogReplyForm(FlaskForm):
     channel = SelectField(_l("How they answered"),
-                          choices=[(k.value, v) for k, v in CHANNEL_LABELS.items()])
+                          choices=[SelectChoice(k.value, v) for k, v in CHANNEL_LABELS.items()])
     received_on = DateField(_l("Date of the answer"), validators=[DataRequired()])
     sender = StringField(_l("Who answered"), filters=[strip], validators=[Length(max=320)])
     text = TextAreaField(_l("Full text or notes"), filters=[strip],

@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from wtforms.fields.choices import SelectChoice
 
 from campaigns.accounts.policy import Role, can_manage_campaign, require_role
 from campaigns.admin.views import add_menu_item, never_cache
@@ -217,7 +218,8 @@ def campaign_deadline(campaign):
 
 def _status_form(thread: ReplyThread, formdata=None) -> StatusForm:
     form = StatusForm(formdata=formdata)
-    form.status.choices = [(s.value, s.label) for s in ThreadStatus if s in TRANSITIONS[thread.status]]
+    form.status.choices = [SelectChoice(s.value, s.label) for s in ThreadStatus
+                           if s in TRANSITIONS[thread.status]]
     return form
 
 
@@ -319,7 +321,7 @@ def _review_form(thread: ReplyThread, reply: Reply, formdata=None) -> ReviewForm
         "public_summary": reply.public_summary or reply.excerpt[:1000],
         "status": thread.status.value})
     allowed = [thread.status] + [s for s in ThreadStatus if s in TRANSITIONS[thread.status]]
-    form.status.choices = [(s.value, s.label) for s in allowed]
+    form.status.choices = [SelectChoice(s.value, s.label) for s in allowed]
     return form
 
 
@@ -336,7 +338,7 @@ def review(campaign, thread_id: int, reply_id: int):
     if request.method == "POST":
         chosen = {d.id: request.form.get(f"grade-{d.id}", "") for d in thread.demands}
         valid_grades = all(v in {c for c, _label in GRADE_CHOICES} for v in chosen.values())
-        status_ok = form.status.data in {c for c, _label in form.status.choices}
+        status_ok = form.status.data in {c.value for c in form.status.choices}
         if form.validate() and valid_grades and status_ok:
             operations.grade_reply(reply, {k: Grade(v) if v else None for k, v in chosen.items()},
                                    current_user)
@@ -400,7 +402,7 @@ def _assign_form(formdata=None) -> AssignForm:
     form = AssignForm(formdata=formdata)
     threads = db.session.scalars(select(ReplyThread).join(CampaignTarget).join(Campaign)
                                  .order_by(Campaign.title, CampaignTarget.position)).all()
-    form.thread.choices = [(str(t.id), f"{t.campaign.title} \u2192 {t.target.name}")
+    form.thread.choices = [SelectChoice(str(t.id), f"{t.campaign.title} \u2192 {t.target.name}")
                            for t in threads if can_manage_campaign(current_user, t.campaign)]
     return form
 
