@@ -342,7 +342,18 @@ def _attach(message: InboundMessage, thread: ReplyThread, parsed: inbound.Parsed
     message.reason = None
     db.session.flush()
     _on_new_reply(thread, reply, actor)
+    if actor is None:  # arrived by itself: tell the campaigners (the email carries no reply text)
+        tell_campaigners_of_reply(thread, reply)
     return reply
+
+
+def tell_campaigners_of_reply(thread: ReplyThread, reply: Reply) -> None:
+    campaign = thread.campaign
+    review_url = external_url("replies_admin.review", slug=campaign.slug, thread_id=thread.id,
+                              reply_id=reply.id)
+    for address in campaigner_addresses(campaign):
+        queue_email("reply_received", address, "replies/reply_received", thread=thread,
+                    campaign=campaign, target=thread.target, review_url=review_url)
 
 
 def assign_inbound(message: InboundMessage, thread: ReplyThread, actor) -> Reply:

@@ -205,3 +205,40 @@ def test_a_campaigner_assigns_or_discards_a_queued_message(client, login, make_c
     assert reply.body_text.strip() == "Lost reply"
     kinds = [e.kind.value for e in db.session.scalars(select(ThreadEvent).filter_by(thread_id=thread.id))]
     assert "reply_received" in kinds
+
+
+def test_campaigners_hear_that_a_reply_arrived_without_its_text(make_campaign, make_campaigner,
+                                                                post_mail, mail_sink, celery_worker):
+    from campaigns.accounts.models import Organisation
+    from campaigns.replies import operations
+
+    organisation = Organisation(name="Union N")
+    db.session.add(organisation)
+    db.session.commit()
+    lead = make_campaigner("campaigner", email="lead@union-n.example", organisation="Union N")
+    campaign = make_campaign(organisation_id=organisation.id)
+    thread = operations.ensure_thread(campaign.targets[0])
+    db.session.commit()
+    post_mail(build_message(address_of(thread), "Confidential: we consider it."))
+    [notice] = mail_sink.wait_for(lead.email)
+    assert thread.target.name in notice.subject
+    assert "Confidential" not in notice.message.get_body(("plain",)).get_content()
+
+
+def test_odd_messages_never_raise(thread, post_mail):
+    """Broken MIME, bad encodings, nested messages: kept, attached or queued, never a 500."""
+    to = address_of(thread).encode()
+    oddities = [
+        b"Subject: only headers\r\n",
+        b"To: " + to + b"\r\nContent-Type: multipart/mixed; boundary=\"nope\"\r\n\r\n--other\r\nbody\r\n",
+        b"To: " + to + b"\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64!!!\r\n",
+        b"To: " + to + b"\r\nContent-Type: message/rfc822\r\n\r\nFrom: x@y\r\nSubject: inner\r\n\r\nInner body\r\n",
+        b"To: " + to + b"\r\nDate: not a date\r\nFrom: " + b"A" * 2000 + b"\r\n\r\nbody\r\n",
+        b"To: " + to + b"\r\nContent-Type: text/plain; charset=utf-7\r\n\r\n+ZeVnLIqe-\r\n",
+        b"\r\n\r\n\r\nno headers at all",
+    ]
+    for raw in oddities:
+        response = post_mail(raw)
+        assert response.status_code in (200, 400), raw
+        if response.status_code == 200:
+            assert response.json["state"] in ("attached", "queued")
