@@ -113,3 +113,52 @@ def test_a_viewer_reads_but_cannot_publish(client, login, make_campaigner, threa
     response = client.post(f"/admin/campaigns/{thread.campaign.slug}/replies/{thread.id}/status",
                            data={"csrf_token": csrf_token(page), "status": "closed"})
     assert response.status_code == 403
+
+
+def test_managing_a_thread_in_the_workspace(client, login, make_campaigner, thread):
+    from datetime import date
+
+    from campaigns.replies.models import EventKind, ThreadEvent
+
+    login(make_campaigner("campaigner"))
+    base = f"/admin/campaigns/{thread.campaign.slug}/replies/{thread.id}"
+    page = client.get(base)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    token = csrf_token(page.get_data(as_text=True))
+    assert client.post(f"{base}/demands", data={"csrf_token": token,
+                                                "demands": "Reinstate\nPay wages\n"}).status_code == 303
+    assert client.post(f"{base}/deadline", data={"csrf_token": token,
+                                                 "deadline": "2030-01-31"}).status_code == 303
+    assert client.post(f"{base}/note", data={"csrf_token": token, "text": "Called the CSR head.",
+                                             "public": ""}).status_code == 303
+    assert client.post(f"{base}/note", data={"csrf_token": token, "text": "Met the brand <b>today</b>.",
+                                             "public": "y"}).status_code == 303
+    reply = operations.log_reply(db.session.get(ReplyThread, thread.id), channel=operations.ReplyChannel.LETTER,
+                                 received_on=date(2029, 12, 1), sender="CEO", summary="", text="We commit.",
+                                 files=[])
+    db.session.commit()
+    review = f"{base}/replies/{reply.id}"
+    page = client.get(review).get_data(as_text=True)
+    assert client.post(review, data={"csrf_token": csrf_token(page), "public_summary": "They commit.",
+                                     "status": "commitment", "commitment": "Reinstate all",
+                                     "publish": "y"}).status_code == 303
+    fresh()
+    commitment = db.session.scalars(select(Commitment)).one()
+    assert client.post(f"{base}/commitments/{commitment.id}/verify", data={
+        "csrf_token": token, "verified_on": "2030-02-15", "note": "Checked with the union."}
+    ).status_code == 303
+    fresh()
+    t = db.session.get(ReplyThread, thread.id)
+    assert [d.text for d in t.demands] == ["Reinstate", "Pay wages"]
+    assert t.deadline == date(2030, 1, 31)
+    assert t.status == ThreadStatus.VERIFIED
+    assert db.session.get(Commitment, commitment.id).verified_on == date(2030, 2, 15)
+    notes = db.session.scalars(select(ThreadEvent).filter_by(thread_id=t.id, kind=EventKind.NOTE)).all()
+    assert [(n.details["text"], n.public) for n in notes] == [
+        ("Called the CSR head.", False), ("Met the brand <b>today</b>.", True)]
+    public_page = client.get(f"/t/{t.target.slug}").get_data(as_text=True)
+    assert "Met the brand &lt;b&gt;today&lt;/b&gt;." in public_page  # escaped
+    assert "Called the CSR head." not in public_page  # private note
+    assert "Remedy verified" in public_page
+    register = client.get("/commitments").get_data(as_text=True)
+    assert "Reinstate all" in register and "Checked with the union." in register
