@@ -109,12 +109,17 @@ class ReplyThread(TimestampMixin, db.Model):
 
     @property
     def public_status(self) -> ThreadStatus:
-        """What the public sees: an unpublished reply is not yet news."""
-        if self.status == ThreadStatus.REPLY_RECEIVED and not self.published_replies:
-            if self.deadline is not None and utcnow().date() > self.deadline:
-                return ThreadStatus.OVERDUE
-            return ThreadStatus.AWAITING
-        return self.status
+        return self.public_status_on(utcnow().date())
+
+    def public_status_on(self, today: date) -> ThreadStatus:
+        """What the public sees: an unpublished reply is not yet news, and a thread past its
+        deadline is overdue even before the periodic job has marked it."""
+        status = self.status
+        if status == ThreadStatus.REPLY_RECEIVED and not self.published_replies:
+            status = ThreadStatus.AWAITING
+        if status == ThreadStatus.AWAITING and self.deadline is not None and today > self.deadline:
+            return ThreadStatus.OVERDUE
+        return status
 
 
 class Demand(db.Model):

@@ -6,7 +6,7 @@ Per company (brands, retailers, groups, manufacturers, suppliers; not government
 - replied: threads with at least one published reply; reply rate = replied / received;
 - median days to first reply: over replied threads, the calendar days from the campaign's
   launch to the first published reply (the date the target answered);
-- overdue now: threads whose public status is overdue;
+- overdue now: threads past their deadline without a published reply (and not closed);
 - commitments made and verified: public commitments, and those verified.
 """
 from __future__ import annotations
@@ -72,7 +72,7 @@ def tracker(today: date | None = None, companies_only: bool = True) -> list[Targ
             first = min(r.received_at for r in published)
             launched = thread.campaign.launched_at
             rec.days_to_first_reply.append(max((first.date() - launched.date()).days, 0))
-        if _public_status(thread, today) == ThreadStatus.OVERDUE:
+        if thread.public_status_on(today) == ThreadStatus.OVERDUE:
             rec.overdue += 1
         for commitment in thread.commitments:
             if commitment.public:
@@ -80,14 +80,6 @@ def tracker(today: date | None = None, companies_only: bool = True) -> list[Targ
                 if commitment.verified_on is not None:
                     rec.verified += 1
     return list(records.values())
-
-
-def _public_status(thread: ReplyThread, today: date) -> ThreadStatus:
-    if thread.status == ThreadStatus.REPLY_RECEIVED and not thread.published_replies:
-        if thread.deadline is not None and today > thread.deadline:
-            return ThreadStatus.OVERDUE
-        return ThreadStatus.AWAITING
-    return thread.status
 
 
 SORT_KEYS = {
