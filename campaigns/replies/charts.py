@@ -11,11 +11,12 @@ TRACK_FILL = "#e5e1d8"
 def reply_rate_chart(records, title: str, description: str) -> Markup:
     """One horizontal bar per company: the share of its campaigns answered publicly."""
     rows = sorted(records, key=lambda r: (-(r.reply_rate or 0), r.target.name.lower()))
-    label_w, bar_w, row_h, top = 200, 380, 26, 8
-    width = label_w + bar_w + 60
+    # narrow, so that on a phone the text stays readable; wide screens cap it with CSS
+    label_w, bar_w, row_h, top = 150, 210, 26, 8
+    width = label_w + bar_w + 48
     height = top * 2 + row_h * max(len(rows), 1)
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="chart chart-compact" viewBox="0 0 {width} {height}" role="img" '
         f'aria-labelledby="rate-chart-title rate-chart-desc" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="rate-chart-title">{escape(title)}</title>',
         f'<desc id="rate-chart-desc">{escape(description)}</desc>',
@@ -23,7 +24,7 @@ def reply_rate_chart(records, title: str, description: str) -> Markup:
     for i, rec in enumerate(rows):
         y = top + i * row_h
         rate = rec.reply_rate or 0
-        name = rec.target.name if len(rec.target.name) <= 28 else rec.target.name[:27] + "\u2026"
+        name = rec.target.name if len(rec.target.name) <= 22 else rec.target.name[:21] + "\u2026"
         parts.append(f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end" font-size="12" '
                      f'fill="#1d1d1b">{escape(name)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 5}" width="{bar_w}" height="16" fill="{TRACK_FILL}"/>')

@@ -468,7 +468,7 @@ def tell_supporters(reply: Reply, actor) -> None:
         _("Status: %(status)s", status=thread.status.label),
         f"[{_('Read the reply and where %(target)s stands', target=target.name)}]({url})",
     ])
-    update_row = CampaignUpdate(campaign_id=campaign.id, author_id=actor.id,
+    update_row = CampaignUpdate(campaign_id=campaign.id, author_id=getattr(actor, "id", None),
                                 subject=_("%(target)s replied", target=target.name)[:200],
                                 body=body)
     db.session.add(update_row)
