@@ -242,3 +242,15 @@ def test_odd_messages_never_raise(thread, post_mail):
         assert response.status_code in (200, 400), raw
         if response.status_code == 200:
             assert response.json["state"] in ("attached", "queued")
+
+
+def test_the_token_is_found_in_cc_and_x_original_to(make_thread, post_mail):
+    by_cc, by_original = make_thread(), make_thread()
+    raw = build_message("press@acme.example", "Copied to you.",
+                        extra_headers={"Cc": f"Someone <x@y.example>, Threadline <{address_of(by_cc)}>"})
+    assert post_mail(raw).json["state"] == "attached"
+    raw = build_message("list@acme.example", "Via an alias.", extra_headers={
+        "X-Original-To": address_of(by_original).upper()})  # some servers change the case
+    assert post_mail(raw).json["state"] == "attached"
+    assert replies_of(by_cc)[0].body_text.strip() == "Copied to you."
+    assert replies_of(by_original)[0].body_text.strip() == "Via an alias."
