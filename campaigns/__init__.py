@@ -100,6 +100,9 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     from campaigns.cli import register_commands
 
     register_commands(app)
+    from campaigns.replies.cli import replies_cli
+
+    app.cli.add_command(replies_cli)
     return app
 
 

@@ -302,7 +302,7 @@ class InboundMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: SHA-256 of the raw message: the same message delivered twice is stored once
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    #: "webhook" or "imap"
+    #: "webhook", "imap" or "pipe"
     source: Mapped[str] = mapped_column(String(16))
     size: Mapped[int]
     state: Mapped[InboundState] = enum_column(InboundState, index=True)

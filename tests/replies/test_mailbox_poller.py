@@ -141,3 +141,15 @@ def test_a_message_seen_again_is_stored_once(mailbox, thread):
 def test_no_host_no_polling(app):
     app.config.update(IMAP_HOST=None)
     assert poll_reply_mailbox.run() == 0
+
+
+def test_a_mail_server_pipes_a_message_to_the_command(app, thread):
+    from campaigns.replies.cli import replies_cli
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(replies_cli, ["receive"], input=build_message(address_of(thread), "Piped."))
+    assert result.exit_code == 0, result.output
+    assert result.output.split()[1] == "attached"
+    assert runner.invoke(replies_cli, ["receive"], input=b"").exit_code == 65
+    fresh()
+    assert db.session.scalars(select(Reply)).one().body_text.strip() == "Piped."
