@@ -105,6 +105,33 @@ def tracker():
                            descending=descending, chart=chart)
 
 
+@bp.get("/companies.csv")
+def tracker_csv():
+    """The tracker's figures as open data (spreadsheet formulas neutralised)."""
+    import csv
+    import io
+
+    from flask import Response
+
+    from campaigns.core.urls import external_url
+    from campaigns.exports.operations import neutralise
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["company", "page", "campaigns_received", "replied", "reply_rate",
+                     "median_days_to_first_reply", "overdue_now", "commitments_made",
+                     "commitments_verified"])
+    for rec in stats.sorted_records(stats.tracker(), "name", False):
+        writer.writerow([neutralise(rec.target.name),
+                         external_url("targets.show", target_slug=rec.target.slug),
+                         rec.received, rec.replied,
+                         "" if rec.reply_rate is None else f"{rec.reply_rate:.3f}",
+                         "" if rec.median_days is None else rec.median_days,
+                         rec.overdue, rec.commitments, rec.verified])
+    return Response(buffer.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": "attachment; filename=company-responses.csv"})
+
+
 @bp.get("/commitments")
 def register():
     commitments = db.session.scalars(

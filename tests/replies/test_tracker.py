@@ -73,3 +73,20 @@ def test_figures_match_the_hand_computed_ones(client, launched, make_target, mak
     assert html.index('data-target="acme"') < html.index('data-target="zeta"')
     assert client.get("/companies?sort=nonsense").status_code == 200
     assert "Pay wages" in client.get("/commitments").get_data(as_text=True)
+
+
+def test_the_figures_as_csv(client, launched, make_target):
+    import csv
+    import io
+
+    evil = make_target(slug="evil", name="=HYPERLINK(\"http://x\")")
+    launched(at(date(2026, 3, 1)), targets=[evil])
+    from campaigns.core.db import utcnow
+
+    operations.run_deadlines(utcnow())
+    response = client.get("/companies.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert len(rows) == 1
+    assert not rows[0]["company"].startswith("=")
+    assert rows[0]["campaigns_received"] == "1" and rows[0]["reply_rate"] == "0.000"
