@@ -362,7 +362,7 @@ def assign_inbound(message: InboundMessage, thread: ReplyThread, actor) -> Reply
         raise NotAllowed("not queued")
     raw = raw_path(message).read_bytes()
     try:
-        parsed = inbound.parse(raw[: current_app.config["INBOUND_MAX_MESSAGE_BYTES"]])
+        parsed = inbound.parse(raw)  # a campaigner chose it: read it whole, even if large
     except inbound.Malformed:
         parsed = inbound.ParsedMessage(tokens=[], from_header=message.from_header,
                                        subject=message.subject, message_id="", date=None,
@@ -406,6 +406,11 @@ def grade_reply(reply: Reply, grades: dict[int, Grade | None], actor) -> None:
 
 def add_commitment(thread: ReplyThread, text: str, committed_on: date, actor,
                    reply: Reply | None = None) -> Commitment:
+    """A commitment, public with its reply; the same text on the same reply is added once."""
+    if reply is not None:
+        existing = db.session.scalars(select(Commitment).filter_by(reply_id=reply.id, text=text)).first()
+        if existing is not None:
+            return existing
     commitment = Commitment(thread_id=thread.id, reply_id=reply.id if reply else None, text=text,
                             committed_on=committed_on,
                             public=reply is None or reply.published_at is not None)

@@ -345,7 +345,7 @@ def log_reply(campaign, thread_id: int):
 
 def _review_form(thread: ReplyThread, reply: Reply, formdata=None) -> ReviewForm:
     form = ReviewForm(formdata=formdata, data=None if formdata else {
-        "public_summary": reply.public_summary or reply.excerpt[:1000],
+        "public_summary": reply.public_summary,  # never prefilled from the private text
         "status": thread.status.value})
     allowed = [thread.status] + [s for s in ThreadStatus if s in TRANSITIONS[thread.status]]
     form.status.choices = [SelectChoice(s.value, s.label) for s in allowed]

@@ -254,3 +254,17 @@ def test_the_token_is_found_in_cc_and_x_original_to(make_thread, post_mail):
     assert post_mail(raw).json["state"] == "attached"
     assert replies_of(by_cc)[0].body_text.strip() == "Copied to you."
     assert replies_of(by_original)[0].body_text.strip() == "Via an alias."
+
+
+def test_a_message_larger_than_the_site_wide_request_limit_is_kept(app, thread, post_mail):
+    """MAX_CONTENT_LENGTH (2 MiB) guards the forms; the inbound endpoint takes more."""
+    app.config["INBOUND_MAX_MESSAGE_BYTES"] = 1024 * 1024
+    try:
+        raw = build_message(address_of(thread), "Scanned letter attached.", attachments=[
+            ("scan.pdf", "application/pdf", b"%PDF-" + b"1" * (3 * 1024 * 1024))])
+        assert len(raw) > app.config["MAX_CONTENT_LENGTH"]
+        response = post_mail(raw)
+    finally:
+        app.config["INBOUND_MAX_MESSAGE_BYTES"] = 10 * 1024 * 1024
+    assert response.status_code == 200
+    assert (response.json["state"], response.json["reason"]) == ("queued", "too_large")
