@@ -491,6 +491,21 @@ def discard(message_id: int):
     return redirect(url_for("replies_admin.inbox"), 303)
 
 
+@admin.get("/admin/replies/inbox/<int:message_id>/original.eml")
+@require_role(Role.CAMPAIGNER)
+def original(message_id: int):
+    """The message exactly as it arrived, as a download (evidence; never shown as HTML)."""
+    message = _queued_or_404(message_id)
+    path = operations.raw_path(message)
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype="message/rfc822", as_attachment=True,
+                         download_name=f"reply-{message.id}.eml", max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    return response
+
+
 @admin.get("/admin/replies/attachments/<int:attachment_id>")
 @require_role(Role.VIEWER)
 def attachment(attachment_id: int):

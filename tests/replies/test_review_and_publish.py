@@ -33,6 +33,9 @@ def test_grade_publish_and_tell_consenting_supporters(client, login, make_campai
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
     html = page.get_data(as_text=True)
     assert "We will reinstate them all by May." in html
+    original = client.get(f"/admin/replies/inbox/{reply.inbound_message_id}/original.eml")
+    assert original.status_code == 200 and b"We will reinstate them all by May." in original.data
+    assert "attachment" in original.headers["Content-Disposition"]
     response = client.post(url, data={
         "csrf_token": csrf_token(html), "public_summary": "Acme **commits** to reinstate all 14.",
         "status": "commitment", "commitment": "Reinstate all 14 leaders by May",
