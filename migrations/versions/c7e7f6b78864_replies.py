@@ -1,4 +1,4 @@
-"""replies
+"""replies: threads per campaign x target, demands, replies and grades, commitments, timeline, inbound mail
 
 Revision ID: c7e7f6b78864
 Revises: c4a1e7d2f9b0
