@@ -529,7 +529,8 @@ def send_reminder(thread: ReplyThread, now: datetime) -> int:
                     demands=[d.text for d in thread.demands],
                     campaign_url=external_url("petitions.show", slug=thread.campaign.slug))
         sent += 1
-    add_event(thread, EventKind.REMINDER_SENT, public=True, contacts=sent)
+    if sent:  # a target without an address gets no reminder, and the timeline says none
+        add_event(thread, EventKind.REMINDER_SENT, public=True, contacts=sent)
     return sent
 
 

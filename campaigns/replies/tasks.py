@@ -39,9 +39,17 @@ def poll_reply_mailbox(limit: int = 200) -> int:
     if not config.get("IMAP_HOST"):
         return 0
     taken = 0
-    connection = _connect()
     try:
-        connection.login(config["IMAP_USER"] or "", config["IMAP_PASSWORD"] or "")
+        connection = _connect()
+    except (OSError, imaplib.IMAP4.error) as exc:  # the next poll tries again
+        log.warning("reply mailbox: cannot connect to %s: %s", config["IMAP_HOST"], exc)
+        return 0
+    try:
+        try:
+            connection.login(config["IMAP_USER"] or "", config["IMAP_PASSWORD"] or "")
+        except imaplib.IMAP4.error as exc:
+            log.warning("reply mailbox: login refused: %s", exc)
+            return 0
         status, _ = connection.select(config["IMAP_FOLDER"])
         if status != "OK":
             log.warning("reply mailbox: cannot open folder %s", config["IMAP_FOLDER"])

@@ -143,6 +143,17 @@ def test_no_host_no_polling(app):
     assert poll_reply_mailbox.run() == 0
 
 
+def test_a_mailbox_that_is_away_or_refuses_the_login_is_tried_again_later(app, imap_server):
+    app.config.update(IMAP_HOST="127.0.0.1", IMAP_PORT=free_port(), IMAP_SSL=False,
+                      IMAP_USER=USER, IMAP_PASSWORD=PASSWORD)
+    try:
+        assert poll_reply_mailbox.run() == 0  # nobody listens on that port
+        app.config.update(IMAP_PORT=imap_server, IMAP_PASSWORD="wrong")
+        assert poll_reply_mailbox.run() == 0
+    finally:
+        app.config.update(IMAP_HOST=None)
+
+
 def test_a_mail_server_pipes_a_message_to_the_command(app, thread):
     from campaigns.replies.cli import replies_cli
 
