@@ -213,14 +213,20 @@ def _thread_or_404(campaign, thread_id: int) -> ReplyThread:
 @require_role(Role.VIEWER)
 def overview():
     operations.sync_threads()
-    threads = db.session.scalars(
-        select(ReplyThread).join(CampaignTarget).join(Campaign)
-        .options(selectinload(ReplyThread.replies))
-        .order_by(Campaign.title, CampaignTarget.position)).all()
+    query = (select(ReplyThread).join(CampaignTarget).join(Campaign)
+             .options(selectinload(ReplyThread.replies))
+             .order_by(Campaign.title, CampaignTarget.position))
+    wanted = request.args.get("status", "")
+    if wanted in {s.value for s in ThreadStatus}:
+        query = query.where(ReplyThread.status == ThreadStatus(wanted))
+    else:
+        wanted = ""
+    threads = db.session.scalars(query).all()
     queued = db.session.scalar(select(db.func.count()).select_from(InboundMessage)
                                .where(InboundMessage.state == InboundState.QUEUED))
     return render_template("replies/admin/overview.html", threads=threads, queued=queued,
-                           may_edit=current_user.has_role(Role.CAMPAIGNER))
+                           may_edit=current_user.has_role(Role.CAMPAIGNER), wanted=wanted,
+                           statuses=list(ThreadStatus))
 
 
 @admin.get("/admin/campaigns/<slug>/replies")

@@ -165,3 +165,15 @@ def test_managing_a_thread_in_the_workspace(client, login, make_campaigner, thre
     assert "Remedy verified" in public_page
     register = client.get("/commitments").get_data(as_text=True)
     assert "Reinstate all" in register and "Checked with the union." in register
+
+
+def test_the_overview_filters_by_status(client, login, make_campaigner, make_thread):
+    first, second = make_thread(), make_thread()
+    operations.change_status(db.session.get(ReplyThread, second.id), ThreadStatus.OVERDUE)
+    db.session.commit()
+    login(make_campaigner("viewer"))
+    everything = client.get("/admin/replies/").get_data(as_text=True)
+    overdue = client.get("/admin/replies/?status=overdue").get_data(as_text=True)
+    assert first.campaign.title in everything and second.campaign.title in everything
+    assert first.campaign.title not in overdue and second.campaign.title in overdue
+    assert client.get("/admin/replies/?status=<script>").status_code == 200
