@@ -177,3 +177,20 @@ def test_the_overview_filters_by_status(client, login, make_campaigner, make_thr
     assert first.campaign.title in everything and second.campaign.title in everything
     assert first.campaign.title not in overdue and second.campaign.title in overdue
     assert client.get("/admin/replies/?status=<script>").status_code == 200
+
+
+def test_removing_a_graded_demand_removes_its_grades(thread, make_campaigner):
+    campaigner = make_campaigner("campaigner")
+    thread = db.session.get(ReplyThread, thread.id)
+    operations.set_demands(thread, ["Reinstate", "Pay wages"])
+    reply = operations.log_reply(thread, channel=operations.ReplyChannel.LETTER,
+                                 received_on=thread.deadline, sender="", summary="", text="No.",
+                                 files=[])
+    keep, drop = thread.demands
+    operations.grade_reply(reply, {keep.id: Grade.NOT_MET, drop.id: Grade.PARTLY}, campaigner)
+    db.session.commit()
+    operations.set_demands(thread, ["Reinstate"])
+    db.session.commit()
+    fresh()
+    assert [(g.demand_id, g.grade) for g in db.session.scalars(select(DemandGrade))] == [
+        (keep.id, Grade.NOT_MET)]
