@@ -40,6 +40,8 @@ class LogReplyForm(FlaskForm):
                           choices=[SelectChoice(k.value, v) for k, v in CHANNEL_LABELS.items()])
     received_on = DateField(_l("Date of the answer"), validators=[DataRequired()])
     sender = StringField(_l("Who answered"), filters=[strip], validators=[Length(max=320)])
+    summary = TextAreaField(_l("Summary for the public (Markdown; public only once you publish)"),
+                            filters=[strip], validators=[Length(max=20000)], render_kw={"rows": 3})
     text = TextAreaField(_l("Full text or notes"), filters=[strip],
                          validators=[DataRequired(), Length(max=200000)], render_kw={"rows": 10})
     files = MultipleFileField(_l("Attachments (PDF, images, Office documents, text)"))

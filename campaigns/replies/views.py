@@ -340,7 +340,8 @@ def log_reply(campaign, thread_id: int):
                  if getattr(f, "filename", None)]
         reply = operations.log_reply(
             thread, channel=ReplyChannel(form.channel.data), received_on=form.received_on.data,
-            sender=form.sender.data or "", summary="", text=form.text.data, files=files,
+            sender=form.sender.data or "", summary=form.summary.data or "", text=form.text.data,
+            files=files,
             actor=current_user)
         flash(_("The reply is logged. Review, grade and publish it below."))
         return redirect(url_for("replies_admin.review", slug=campaign.slug, thread_id=thread.id,

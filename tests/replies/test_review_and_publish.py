@@ -85,7 +85,7 @@ def test_a_campaigner_logs_a_reply_by_hand_with_an_attachment(client, login, mak
     page = client.get(url)
     response = client.post(url, data={
         "csrf_token": csrf_token(page.get_data(as_text=True)), "channel": "meeting",
-        "received_on": "2026-03-10", "sender": "Head of CSR",
+        "received_on": "2026-03-10", "sender": "Head of CSR", "summary": "They **declined**.",
         "text": "In the meeting they declined to reinstate anyone.",
         "files": [(io.BytesIO(b"%PDF-1.4 minutes"), "minutes.pdf")]},
         content_type="multipart/form-data")
@@ -93,6 +93,8 @@ def test_a_campaigner_logs_a_reply_by_hand_with_an_attachment(client, login, mak
     fresh()
     reply = db.session.scalars(select(Reply)).one()
     assert reply.channel.value == "meeting" and reply.published_at is None
+    assert reply.public_summary == "They **declined**."
+    assert "declined" not in client.get(f"/t/{thread.target.slug}").get_data(as_text=True).lower()
     assert [a.filename for a in reply.attachments] == ["minutes.pdf"]
     download = client.get(f"/admin/replies/attachments/{reply.attachments[0].id}")
     assert download.status_code == 200 and download.data == b"%PDF-1.4 minutes"
