@@ -239,7 +239,7 @@ def seed() -> str:
 
 
 def seed_replies(now) -> None:
-    """Reply threads for the tracker: a published reply with a commitment, a decline, an overdue one."""
+    """Reply threads for the tracker: a published reply with a commitment, a decline, overdue ones."""
     from campaigns.replies import operations
     from campaigns.replies.models import Reply, ReplyChannel, ReplyThread, ThreadStatus
 
@@ -270,8 +270,6 @@ def seed_replies(now) -> None:
         operations.change_status(marlow, ThreadStatus.DECLINED)
         operations.publish_reply(reply, "Marlow & Finch says it no longer sources from the factory "
                                  "and declines to pay anything.", None, notify=False)
-    for (slug, _target), thread in threads.items():
-        if slug == "reinstate-harbor-union-leaders" and thread.status == ThreadStatus.AWAITING:
-            if thread.deadline is None or thread.deadline >= now.date():
-                operations.set_deadline(thread, (now - timedelta(days=1)).date(), today=now.date())
+    for thread in threads.values():  # what the deadline job would do: the past is overdue
+        if thread.status == ThreadStatus.AWAITING and thread.deadline and thread.deadline < now.date():
             operations.change_status(thread, ThreadStatus.OVERDUE)
