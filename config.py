@@ -68,6 +68,22 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | DONATE_RATE_LIMIT         | 10/minute;60/hour                                 |
 | SUPPORTER_RETENTION_DAYS  | 365 (after a campaign closed or was won)          |
 | LIST_UNSUBSCRIBE_MAILTO   | unset (optional mailto: in List-Unsubscribe)      |
+| REPLY_DEADLINE_DAYS       | 14 (a target's time to answer, from the launch)   |
+| REPLY_CALENDAR            | calendar (or working: weekends and holidays skip) |
+| REPLY_HOLIDAYS            | unset; ISO dates, e.g. 2026-12-25,2026-12-26      |
+| REPLY_REMINDER_DAYS       | 3 (the reminder goes out this many days before)   |
+| REPLY_CHECK_SECONDS       | 900 (how often deadlines and reminders are run)   |
+| REPLY_NOTIFY_ADDRESS      | unset (campaigners of the campaign are told)      |
+| INBOUND_MAIL_SECRET       | unset: the inbound mail endpoint is switched off  |
+| INBOUND_MAX_MESSAGE_BYTES | 10485760 (larger: kept raw in the review queue)   |
+| INBOUND_MAX_REQUEST_BYTES | 26214400 (larger requests are refused, 413)       |
+| REPLY_ATTACHMENT_MAX_BYTES| 5242880 (larger attachments stay in the raw mail) |
+| INBOUND_DIR               | instance/inbound (raw mail and attachments)       |
+| IMAP_HOST                 | unset: no mailbox is polled                       |
+| IMAP_PORT, IMAP_SSL       | 993, true                                         |
+| IMAP_USER, IMAP_PASSWORD  | unset                                             |
+| IMAP_FOLDER               | INBOX                                             |
+| IMAP_POLL_SECONDS         | 60                                                |
 """
 from __future__ import annotations
 
@@ -160,6 +176,31 @@ class Config:
     #: the domain of the campaign x target reply addresses, reply+<token>@REPLY_DOMAIN;
     #: its mail must reach the inbound endpoint or the polled mailbox
     REPLY_DOMAIN = os.environ.get("REPLY_DOMAIN", "threadline.localhost")
+
+    # Replies (campaigns/replies)
+    #: a target's time to answer, counted from the campaign's launch in REPLY_CALENDAR days
+    REPLY_DEADLINE_DAYS = env_int("REPLY_DEADLINE_DAYS", 14)
+    #: "calendar" or "working" (Monday to Friday, minus REPLY_HOLIDAYS)
+    REPLY_CALENDAR = os.environ.get("REPLY_CALENDAR", "calendar")
+    REPLY_HOLIDAYS = os.environ.get("REPLY_HOLIDAYS", "")
+    REPLY_REMINDER_DAYS = env_int("REPLY_REMINDER_DAYS", 3)
+    REPLY_CHECK_SECONDS = float(os.environ.get("REPLY_CHECK_SECONDS", "900"))
+    #: who hears about overdue threads besides the campaign's campaigners
+    REPLY_NOTIFY_ADDRESS = os.environ.get("REPLY_NOTIFY_ADDRESS") or None
+    #: the shared secret of POST /inbound/mail; unset switches the endpoint off
+    INBOUND_MAIL_SECRET = os.environ.get("INBOUND_MAIL_SECRET") or None
+    INBOUND_MAX_MESSAGE_BYTES = env_int("INBOUND_MAX_MESSAGE_BYTES", 10 * 1024 * 1024)
+    INBOUND_MAX_REQUEST_BYTES = env_int("INBOUND_MAX_REQUEST_BYTES", 25 * 1024 * 1024)
+    REPLY_ATTACHMENT_MAX_BYTES = env_int("REPLY_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)
+    #: raw inbound mail and reply attachments (outside static/: never served directly)
+    INBOUND_DIR = os.environ.get("INBOUND_DIR") or None
+    IMAP_HOST = os.environ.get("IMAP_HOST") or None
+    IMAP_PORT = env_int("IMAP_PORT", 993)
+    IMAP_SSL = env_bool("IMAP_SSL", True)
+    IMAP_USER = os.environ.get("IMAP_USER") or None
+    IMAP_PASSWORD = os.environ.get("IMAP_PASSWORD") or None
+    IMAP_FOLDER = os.environ.get("IMAP_FOLDER", "INBOX")
+    IMAP_POLL_SECONDS = float(os.environ.get("IMAP_POLL_SECONDS", "60"))
 
     #: look up the domain's mail servers when validating addresses (off: no DNS in tests)
     EMAIL_CHECK_DELIVERABILITY = env_bool("EMAIL_CHECK_DELIVERABILITY")

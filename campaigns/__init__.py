@@ -64,6 +64,9 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     from campaigns.petitions.views import bp as petitions_bp
     from campaigns.privacy.views import admin_bp as supporters_admin_bp
     from campaigns.privacy.views import bp as privacy_bp
+    from campaigns.replies.views import admin as replies_admin_bp
+    from campaigns.replies.views import bp as replies_bp
+    from campaigns.replies.views import inbound_bp
     from campaigns.signatures.views import bp as signatures_bp
     from campaigns.updates.views import bp as updates_bp
     from campaigns.targets.views import bp as targets_bp
@@ -84,6 +87,9 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(campaign_admin_bp)
     app.register_blueprint(consultations_bp)
     app.register_blueprint(targets_bp)
+    app.register_blueprint(replies_bp)
+    app.register_blueprint(replies_admin_bp)
+    app.register_blueprint(inbound_bp)
     register_workspace_blueprints(app)
     if app.config["MAIL_CAPTURE"]:
         from campaigns.devmail.views import bp as devmail_bp
@@ -94,6 +100,9 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     from campaigns.cli import register_commands
 
     register_commands(app)
+    from campaigns.replies.cli import replies_cli
+
+    app.cli.add_command(replies_cli)
     return app
 
 

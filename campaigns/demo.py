@@ -232,6 +232,44 @@ def seed() -> str:
     from flask import current_app
 
     seed_accounts(Path(current_app.config["INSTANCE_DIR"]) / "demo-logins.txt")
+    seed_replies(now)
     db.session.commit()
     reconcile_signature_counts()
     return f"{len(targets)} targets, {created} campaigns, {len(supporters)} supporters"
+
+
+def seed_replies(now) -> None:
+    """Reply threads for the tracker: a published reply with a commitment, a decline, overdue ones."""
+    from campaigns.replies import operations
+    from campaigns.replies.models import Reply, ReplyChannel, ReplyThread, ThreadStatus
+
+    operations.sync_threads(now.date())
+    if db.session.scalars(select(Reply)).first() is not None:
+        return
+    threads = {(t.campaign.slug, t.target.slug): t for t in db.session.scalars(select(ReplyThread))}
+    northwind = threads.get(("riverside-severance", "northwind-athletics"))
+    if northwind is not None:
+        reply = operations.log_reply(
+            northwind, channel=ReplyChannel.EMAIL, received_on=(now - timedelta(days=4)).date(),
+            sender="Jonas Weber <csr@northwind-athletics.example>", summary="",
+            text="Dear campaigners,\n\nNorthwind Athletics will pay its share of the wages owed "
+                 "into the fund the union set up, and will publish the amount.\n\nJonas Weber",
+            files=[])
+        operations.change_status(northwind, ThreadStatus.COMMITMENT)
+        operations.add_commitment(northwind, "Pay its share of the wages owed into the union's fund "
+                                  "and publish the amount", reply.received_at.date(), None, reply)
+        operations.publish_reply(reply, "Northwind Athletics **commits** to pay its share of the "
+                                 "wages owed into the workers' fund, and to publish the amount.",
+                                 None, notify=False)
+    marlow = threads.get(("riverside-severance", "marlow-finch"))
+    if marlow is not None:
+        reply = operations.log_reply(
+            marlow, channel=ReplyChannel.STATEMENT, received_on=(now - timedelta(days=2)).date(),
+            sender="Press office", summary="",
+            text="Marlow & Finch no longer sources from the Riverside factory.", files=[])
+        operations.change_status(marlow, ThreadStatus.DECLINED)
+        operations.publish_reply(reply, "Marlow & Finch says it no longer sources from the factory "
+                                 "and declines to pay anything.", None, notify=False)
+    for thread in threads.values():  # what the deadline job would do: the past is overdue
+        if thread.status == ThreadStatus.AWAITING and thread.deadline and thread.deadline < now.date():
+            operations.change_status(thread, ThreadStatus.OVERDUE)

@@ -13,3 +13,13 @@ from campaigns.signatures.models import Signature, SignatureCountChange
 from campaigns.supporters.models import Consent, Supporter
 from campaigns.targets.models import Contact, Target
 from campaigns.updates.models import CampaignUpdate, CampaignUpdateRecipient
+from campaigns.replies.models import (
+    Commitment,
+    Demand,
+    DemandGrade,
+    InboundMessage,
+    Reply,
+    ReplyAttachment,
+    ReplyThread,
+    ThreadEvent,
+)

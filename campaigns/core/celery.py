@@ -19,6 +19,7 @@ TASK_MODULES = [
     "campaigns.updates.tasks",
     "campaigns.paper.tasks",
     "campaigns.bundles.tasks",
+    "campaigns.replies.tasks",
 ]
 
 
@@ -94,6 +95,14 @@ def beat_schedule(app: Flask) -> dict:
         "send-outbox-mail-left-behind": {
             "task": "campaigns.core.mail.sweep_outbox",
             "schedule": app.config["OUTBOX_SWEEP_SECONDS"],
+        },
+        "reply-deadlines-reminders-and-overdue": {
+            "task": "campaigns.replies.tasks.check_reply_deadlines",
+            "schedule": app.config["REPLY_CHECK_SECONDS"],
+        },
+        "poll-the-reply-mailbox": {
+            "task": "campaigns.replies.tasks.poll_reply_mailbox",
+            "schedule": app.config["IMAP_POLL_SECONDS"],
         },
         "ask-stripe-about-pending-donations": {
             "task": "campaigns.donations.tasks.reconcile_pending_donations",

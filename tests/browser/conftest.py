@@ -39,6 +39,8 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 #: schemes whose requests never touch the network
 LOCAL_SCHEMES = {"data", "blob", "about"}
 STARTUP_TIMEOUT = 60.0
+#: the platform's INBOUND_MAIL_SECRET (the replies test posts a reply to /inbound/mail)
+INBOUND_MAIL_SECRET = "browser-inbound-secret"
 STOP_TIMEOUT = 30.0
 #: settings that could point the platform at something outside its instance directory
 NOT_INHERITED = (
@@ -226,6 +228,8 @@ def platform(chromium_executable, results_dir, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     # Playwright fills the sign form faster than a person could: turn that bot trap off.
     env.update(INSTANCE_PATH=str(instance_dir), PYTHONUNBUFFERED="1", SIGN_MIN_SECONDS="0")
+    # Replies: the inbound mail endpoint on, and deadlines checked every few seconds.
+    env.update(INBOUND_MAIL_SECRET=INBOUND_MAIL_SECRET, REPLY_CHECK_SECONDS="3")
     flask = [str(BIN_DIR / "flask"), "--app", "wsgi"]
 
     log_path.write_text("")
