@@ -16,7 +16,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from campaigns.actions.models import DeliveryMode, EmailAction
@@ -49,7 +49,7 @@ class WriteForm(FlaskForm):
     country = SelectField(_l("Country"), widget=CountrySelect(),
                           validators=[DataRequired(_l("Choose your country.")), known_country],
                           validate_choice=False, render_kw={"autocomplete": "country"})
-    postcode = StringField(_l("Postcode"), filters=[strip], validators=[Optional(), Length(max=16)],
+    postcode = StringField(_l("Postcode"), filters=[strip], validators=[Length(max=16)],
                            render_kw={"autocomplete": "postal-code"})
     consent_updates = BooleanField(CONSENT_WORDING)
     #: a trap for bots (see campaigns/signatures/abuse.py)
