@@ -113,5 +113,6 @@ def handle_dsn(raw: bytes) -> str:
     letter = letter_for(bounce)
     if letter is None:
         return "unmatched"
-    record_bounce(letter, permanent=bounce.permanent, diagnostic=f"{bounce.status} {bounce.diagnostic}")
-    return "bounced" if bounce.permanent else "soft"
+    hard = record_bounce(letter, permanent=bounce.permanent,
+                         diagnostic=f"{bounce.status} {bounce.diagnostic}")
+    return "bounced" if hard else "soft"

@@ -45,6 +45,8 @@ DIGEST_KIND = "letter_digest"
 #: letters released per contact per run of the releaser, at most
 RELEASE_BATCH = 500
 CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+#: address punctuation, dropped from display names so no reader takes a name for an address
+ADDRESS_PUNCTUATION = re.compile(r"[<>@,;:\\\[\]]")
 
 
 class ActionClosed(Exception):
@@ -335,9 +337,9 @@ def sender_for(supporter: Supporter) -> str:
     """``"Ana Silva via Threadline" <our address>``: the supporter's name, never their address
     (DMARC). The name is reduced to one line and encoded by formataddr."""
     _, address = email.utils.parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
-    name = clean_line(f"{supporter.first_name} {supporter.last_name}") or current_app.config["SITE_NAME"]
-    display = clean_line(f"{name} via {current_app.config['SITE_NAME']}")
-    return email.utils.formataddr((display, address))
+    name = clean_line(ADDRESS_PUNCTUATION.sub(" ", f"{supporter.first_name} {supporter.last_name}"))
+    display = clean_line(f"{name or current_app.config['SITE_NAME']} via {current_app.config['SITE_NAME']}")
+    return email.utils.formataddr((display, address), charset="utf-8")
 
 
 def _zone(contact: Contact) -> ZoneInfo:
@@ -433,8 +435,8 @@ def _address(action: EmailAction, contact: Contact) -> str:
 def _reply_to(action: EmailAction, letter: Letter) -> str:
     if action.reply_to_supporter:
         supporter = letter.supporter
-        return email.utils.formataddr((clean_line(f"{supporter.first_name} {supporter.last_name}"),
-                                       clean_line(supporter.email)))
+        name = ADDRESS_PUNCTUATION.sub(" ", f"{supporter.first_name} {supporter.last_name}")
+        return email.utils.formataddr((clean_line(name), clean_line(supporter.email)), charset="utf-8")
     return reply_address(letter.action_target.campaign_target.reply_token)
 
 
@@ -576,17 +578,17 @@ def letter_counts(action: EmailAction) -> dict[LetterState, int]:
 
 # --- bounces ------------------------------------------------------------------------------
 
-def record_bounce(letter: Letter, *, permanent: bool, diagnostic: str = "") -> None:
+def record_bounce(letter: Letter, *, permanent: bool, diagnostic: str = "") -> bool:
     """A letter came back. Hard: the letter bounced, the contact's address is marked
     invalid and its queued letters held. Soft: counted; LETTER_SOFT_BOUNCE_LIMIT of them
-    in a row count as hard."""
+    in a row count as hard. True when the address is now taken for invalid."""
     contact = letter.contact
     if not permanent:
         contact.soft_bounces = (contact.soft_bounces or 0) + 1
         db.session.flush()
         if contact.soft_bounces < current_app.config["LETTER_SOFT_BOUNCE_LIMIT"]:
             record("letters.soft_bounce", subject=contact, actor=None, letter_id=letter.id)
-            return
+            return False
     move([letter.id], {LetterState.SENT}, LetterState.BOUNCED, last_error=diagnostic[:500] or None)
     if contact.address_invalid_at is None:
         contact.address_invalid_at = utcnow()
@@ -594,6 +596,7 @@ def record_bounce(letter: Letter, *, permanent: bool, diagnostic: str = "") -> N
     held = hold_letters_to(contact)
     record("letters.address_invalid", subject=contact, actor=None, letter_id=letter.id,
            held=held, permanent=permanent)
+    return True
 
 
 def supporter_ids_who_wrote(campaign_id: int):

@@ -212,6 +212,28 @@ def _send_message(message: Message) -> None:
         connection.host.quit()
 
 
+class OutboxMessage(Message):
+    """Flask-Mail's message, with From and Reply-To given as finished header values.
+
+    Flask-Mail re-encodes every display name as RFC 2047 words, which readers then split
+    oddly; ours are built once with email.utils.formataddr (quoted, encoded when not ASCII)
+    and checked for line breaks.
+    """
+
+    from_header: str | None = None
+    reply_to_header: str | None = None
+
+    def _message(self):
+        message = super()._message()
+        for name, value in (("From", self.from_header), ("Reply-To", self.reply_to_header)):
+            if value:
+                if name in message:
+                    message.replace_header(name, value)
+                else:
+                    message[name] = value
+        return message
+
+
 def check_header(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise ValueError("header value contains a line break")
@@ -221,16 +243,17 @@ def check_header(value: str) -> str:
 def send_now(email: OutgoingEmail) -> str:
     """Hand one email to the SMTP server; returns its Message-ID."""
     try:
-        message = Message(
+        message = OutboxMessage(
             subject=check_header(email.subject),
             recipients=[check_header(email.to_address)],
             sender=check_header(email.from_address) if email.from_address else None,
-            reply_to=check_header(email.reply_to) if email.reply_to else None,
             body=email.text_body,
             html=email.html_body,
             extra_headers={check_header(k): check_header(v)
                            for k, v in (email.headers or {}).items()},
         )
+        message.from_header = email.from_address
+        message.reply_to_header = check_header(email.reply_to) if email.reply_to else None
     except ValueError as exc:  # a line break in a header would let it add headers
         raise PermanentFailure(str(exc)) from exc
     try:
