@@ -62,9 +62,6 @@ CANCELLABLE_STATES = frozenset({LetterState.PENDING, LetterState.QUEUED, LetterS
 #: letters whose supporter confirmed them (they count as having acted)
 CONFIRMED_STATES = frozenset({LetterState.QUEUED, LetterState.HELD, LetterState.RELEASED,
                               LetterState.SENT, LetterState.FAILED, LetterState.BOUNCED})
-#: letters not yet handed to the outbox: erasure removes their personal data entirely
-UNSENT_STATES = frozenset({LetterState.PENDING, LetterState.QUEUED, LetterState.HELD,
-                           LetterState.FRAUDULENT})
 #: the states the campaigner's progress table shows, in order
 DASHBOARD_STATES = (LetterState.QUEUED, LetterState.HELD, LetterState.RELEASED, LetterState.SENT,
                     LetterState.FAILED, LetterState.BOUNCED, LetterState.CANCELLED)

@@ -611,6 +611,33 @@ def letters_of(supporter: Supporter) -> list[tuple[Letter, str]]:
         .where(Letter.supporter_id == supporter.id).order_by(Letter.id)).tuples())
 
 
+def erase_letters(supporter: Supporter) -> None:
+    """Erasure: letters not yet sent are cancelled and emptied; the outbox copies of letters
+    sent in the supporter's name lose the name, the text and the reply address; the letters
+    kept for the campaign's statistics keep only their state, target and dates."""
+    mine = select(Letter.id).where(Letter.supporter_id == supporter.id)
+    move(mine, CANCELLABLE_STATES, LetterState.CANCELLED)
+    unsent_emails = select(Letter.email_id).where(Letter.supporter_id == supporter.id,
+                                                  Letter.state == LetterState.RELEASED)
+    db.session.execute(
+        update(OutgoingEmail).where(OutgoingEmail.id.in_(unsent_emails),
+                                    OutgoingEmail.kind == LETTER_KIND,
+                                    OutgoingEmail.state == EmailState.QUEUED)
+        .values(state=EmailState.FAILED, last_error="supporter erased")
+        .execution_options(synchronize_session=False))
+    move(mine, {LetterState.RELEASED}, LetterState.FAILED, last_error="supporter erased")
+    db.session.execute(
+        update(OutgoingEmail).where(OutgoingEmail.id.in_(
+            select(Letter.email_id).where(Letter.supporter_id == supporter.id)),
+            OutgoingEmail.kind == LETTER_KIND)
+        .values(subject="", text_body="", html_body=None, from_address=None, reply_to=None)
+        .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Letter).where(Letter.supporter_id == supporter.id)
+        .values(subject="", body="", ip_address=None).execution_options(synchronize_session=False))
+    db.session.flush()
+
+
 def actions_with_queued_letters() -> list[int]:
     return list(db.session.scalars(
         select(EmailAction.id).where(
