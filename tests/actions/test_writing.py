@@ -42,6 +42,7 @@ def test_the_campaign_page_links_to_the_letter_page(client, email_action):
 
 
 def test_the_preview_shows_the_letters_and_sends_nothing(client, email_action, mail_sink):
+    mail_sink.clear()
     page = client.get("/c/triangle/write")
     from tests.actions.conftest import letter_form_data
 
