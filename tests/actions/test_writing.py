@@ -172,3 +172,15 @@ def test_a_closed_action_takes_no_letters(client, email_action):
 def raw_message(mail_sink, to: str) -> str:
     [message] = mail_sink.messages(to)
     return message.message.as_string()
+
+
+def test_the_demo_has_an_email_action_with_a_triangle_of_letters(client, app):
+    from campaigns.demo import seed
+
+    seed()
+    page = client.get("/c/riverside-severance/write")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    for name in ("Helena Brandt", "A. Rahman", "Office of the Minister", "Regional Labour Office, North (demo)"):
+        assert name in html
+    assert "ceo@northwind-athletics.example" not in html
