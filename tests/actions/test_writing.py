@@ -55,7 +55,7 @@ def test_the_preview_shows_the_letters_and_sends_nothing(client, email_action, m
     assert "My own words to the brand." in html
     assert "Member for North" in html and "Member for South" not in html  # by postcode
     assert letters() == []
-    assert mail_sink.messages("ana@example.org") == []
+    assert mail_sink.messages("ana.writes@example.org") == []
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -97,7 +97,7 @@ def test_a_supporter_writes_confirms_and_each_contact_receives_one_letter(
         [message] = mail_sink.wait_for(address, timeout=60)
         assert "Ana Silva via Threadline" in message.sender
         assert "no-reply@threadline.localhost" in message.sender
-        assert "ana@example.org" not in message.sender
+        assert "ana.writes@example.org" not in message.sender
         assert message.message["X-Threadline-Letter"]
         assert "Please act now." in message.text and "Ana Silva" in message.text
     brand_target = email_action.letters[0].campaign_target
@@ -125,7 +125,7 @@ def test_writing_again_changes_nothing(client, email_action, write_letters, conf
 def test_following_the_link_twice_queues_once(client, email_action, write_letters, mail_sink):
     mail_sink.clear()
     write_letters(email_action)
-    message = mail_sink.wait_for("ana@example.org")[0]
+    message = mail_sink.wait_for("ana.writes@example.org")[0]
     path = letter_confirm_path(message)
     page = client.get(path)
     token = csrf_token(page.get_data(as_text=True))
@@ -145,7 +145,7 @@ def test_the_bot_trap_stores_letters_as_fraudulent_and_sends_nothing(client, ema
     response = write_letters(email_action, website="http://bot.example")
     assert response.status_code == 303  # the same answer as a person gets
     assert {l.state for l in letters()} == {LetterState.FRAUDULENT}
-    assert mail_sink.messages("ana@example.org") == []
+    assert mail_sink.messages("ana.writes@example.org") == []
 
 
 @pytest.mark.usefixtures("celery_worker")
