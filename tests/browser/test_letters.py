@@ -65,7 +65,7 @@ def test_a_supporter_writes_previews_confirms_and_the_targets_receive_the_letter
     reload_until(page, platform.url("/dev/mail/"), lambda: row.count() > 0, MAIL_TIMEOUT,
                  f"the confirmation email to {email}")
     row.first.get_by_role("link").click()
-    page.locator("pre.mail-text").get_by_role("link", name=re.compile(r"/letters/confirm/")).first.click()
+    page.locator("pre.mail-text").get_by_role("link", name=re.compile(r"\/letters\/confirm\/")).first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Send your letters")
     page.get_by_role("button", name="Yes, send my letters").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Thank you: your letters are on their way")
