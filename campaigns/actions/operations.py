@@ -426,8 +426,8 @@ def _record_waves(waves: Counter[int]) -> None:
             letter_wave_sent(campaign_target_id, count)
 
 
-def _address(action: EmailAction, contact: Contact) -> str:
-    if action.test_mode:
+def _address(action: EmailAction, contact: Contact, test: bool) -> str:
+    if test:
         return action.test_address or current_app.config["MAIL_DEFAULT_SENDER"]
     return contact.email
 
@@ -442,29 +442,31 @@ def _reply_to(action: EmailAction, letter: Letter) -> str:
 
 def _release_one(action: EmailAction, letter: Letter, now: datetime) -> None:
     contact, supporter = letter.contact, letter.supporter
+    # a letter written in test mode stays a test, even once the action went live
+    test = action.test_mode or letter.test
     subject, text, html = render_email(
-        "actions/letter", letter=letter, contact=contact, supporter=supporter, test=action.test_mode,
+        "actions/letter", letter=letter, contact=contact, supporter=supporter, test=test,
         campaign=action.campaign, target=letter.action_target.campaign_target.target)
     outgoing = OutgoingEmail(
-        kind=LETTER_KIND, to_address=_address(action, contact), subject=subject[:300],
+        kind=LETTER_KIND, to_address=_address(action, contact, test), subject=subject[:300],
         text_body=text, html_body=html, from_address=sender_for(supporter),
         reply_to=_reply_to(action, letter),
-        headers={"X-Threadline-Letter": str(letter.id),
-                 **({"X-Threadline-Test": "yes"} if action.test_mode else {})})
+        headers={"X-Threadline-Letter": str(letter.id), **({"X-Threadline-Test": "yes"} if test else {})})
     _hand_to_outbox(outgoing, [letter.id], now)
 
 
 def _release_digest(action: EmailAction, contact: Contact, letters: list[Letter], now: datetime) -> None:
     sample = letters[:current_app.config["LETTER_DIGEST_SAMPLE"]]
     campaign_target = letters[0].action_target.campaign_target
+    test = action.test_mode or any(letter.test for letter in letters)
     subject, text, html = render_email(
         "actions/digest", letters=sample, count=len(letters), contact=contact,
-        test=action.test_mode, campaign=action.campaign, target=campaign_target.target)
+        test=test, campaign=action.campaign, target=campaign_target.target)
     outgoing = OutgoingEmail(
-        kind=DIGEST_KIND, to_address=_address(action, contact), subject=subject[:300],
+        kind=DIGEST_KIND, to_address=_address(action, contact, test), subject=subject[:300],
         text_body=text, html_body=html, reply_to=reply_address(campaign_target.reply_token),
         headers={"X-Threadline-Letters": f"{letters[0].id}-{letters[-1].id}",
-                 **({"X-Threadline-Test": "yes"} if action.test_mode else {})})
+                 **({"X-Threadline-Test": "yes"} if test else {})})
     _hand_to_outbox(outgoing, [letter.id for letter in letters], now)
 
 

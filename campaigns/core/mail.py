@@ -166,9 +166,10 @@ def _drop_kept_connection() -> None:
     connection = getattr(_kept, "connection", None)
     _kept.connection = _kept.key = None
     if connection is not None and connection.host is not None:
+        # bandit B110: closing a connection that may be dead already
         try:
             connection.host.close()
-        except Exception:  # nosec B110 - closing a connection that may be dead already
+        except Exception:  # nosec B110
             pass
 
 
