@@ -336,3 +336,42 @@ def test_an_unknown_dsn_changes_nothing(client, bounce_secret, email_action):
                            data=dsn(letter_header="999999", message_id="<nope@x>"))
     assert response.json == {"outcome": "unmatched"}
     assert state_of(letter_id) == LetterState.SENT
+
+
+def test_a_letter_written_in_test_mode_stays_a_test_after_going_live(email_action, mail_sink):
+    mail_sink.clear()
+    [letter_id] = confirmed_letters(email_action, 1)
+    fresh()
+    db.session.get(Letter, letter_id).test = True
+    db.session.commit()
+    release(email_action)
+    assert deliver_email(email_of(letter_id).id) == "sent"
+    assert mail_sink.messages("ceo@nordwind.example") == []
+    [message] = mail_sink.messages("team@network.example")
+    assert message.message["X-Threadline-Test"] == "yes"
+
+
+def test_celery_settings_lose_nothing(app):
+    """acks_late with reject_on_worker_lost and one task prefetched: a killed worker's task
+    runs again; the visibility timeout is longer than any task or lease."""
+    celery = app.extensions["celery"].conf
+    assert celery.task_acks_late and celery.task_reject_on_worker_lost
+    assert celery.worker_prefetch_multiplier == 1
+    assert app.config["BROKER_VISIBILITY_TIMEOUT"] > max(app.config["MAIL_LEASE_SECONDS"],
+                                                         app.config["MAIL_TIMEOUT"] * 3)
+
+
+def test_the_act_request_succeeds_with_the_broker_down(other_app, email_action):
+    from tests.actions.conftest import letter_form_data
+
+    web = other_app(CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0")
+    client = web.test_client()
+    page = client.get("/c/triangle/write")
+    data = letter_form_data(page.get_data(as_text=True), email_action, email="offline@example.org")
+    response = client.post("/c/triangle/write", data={**data, "send": "Send"})
+    assert response.status_code == 303
+    fresh()
+    pending = db.session.scalars(select(Letter).where(Letter.state == LetterState.PENDING)).all()
+    assert len(pending) == 4
+    confirmation = db.session.scalars(select(OutgoingEmail).filter_by(to_address="offline@example.org")).one()
+    assert confirmation.state == EmailState.QUEUED  # the sweep sends it once the broker is back
