@@ -297,12 +297,19 @@ def l2(kind: str, requests: int, pairs: int) -> str:
                     if time.monotonic() > deadline:
                         raise RuntimeError((instance / "web.log").read_text()[-2000:])
                     time.sleep(0.3)
-            act_latencies(base, 20, "warm")  # warm-up, not measured
+            acts = 20
+            act_latencies(base, acts, "warm")  # warm-up, not measured
             slow, fast = [], []
             for pair in range(pairs):  # alternate: fast slow, slow fast, ...
                 for delay in ((0.0, 0.5) if pair % 2 == 0 else (0.5, 0.0)):
+                    # each phase starts with the outbox drained (one confirmation email per act),
+                    # so that one phase's mail is not sent during the other's measurement
+                    drained_by = time.monotonic() + 180
+                    while sink.count < acts and time.monotonic() < drained_by:
+                        time.sleep(0.2)
                     sink.delay = delay
                     measured = act_latencies(base, requests, f"p{pair}d{int(delay * 10)}n")
+                    acts += requests
                     (slow if delay else fast).extend(measured)
                     log(f"L2 {kind} pair {pair + 1} sink {delay * 1000:.0f} ms: p99 {p99(measured) * 1000:.1f} ms, "
                         f"mail accepted so far {sink.count}")
