@@ -2,6 +2,8 @@
 campaigner's settings forms."""
 from __future__ import annotations
 
+import secrets
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -101,9 +103,12 @@ def letter_form_for(action: EmailAction, letters: list, **kwargs) -> WriteForm:
     for letter in letters:
         subject_name, body_name = f"subject_{letter.id}", f"body_{letter.id}"
         name = letter.campaign_target.target.name
+        # each supporter is assigned one of the subjects at random and may pick another,
+        # so that the targets do not receive a thousand identical subject lines
         setattr(ActionWriteForm, subject_name, RadioField(
             _l("Subject of your letter to %(target)s", target=name),
-            choices=[(str(i), s) for i, s in enumerate(letter.subjects)], default="0",
+            choices=[(str(i), s) for i, s in enumerate(letter.subjects)],
+            default=str(secrets.randbelow(len(letter.subjects))) if letter.subjects else "0",
             validators=[DataRequired(_l("Choose a subject."))]))
         setattr(ActionWriteForm, body_name, TextAreaField(
             _l("Your letter to %(target)s", target=name), default=letter.body, filters=[strip],

@@ -242,6 +242,9 @@ def write(action: EmailAction, request: LetterRequest) -> list[Letter]:
                 created.append(letter_id)
     if suspicious:
         return _letters(created)
+    # A flood may have used this person's address first; the person themselves may still write.
+    move(select(Letter.id).where(Letter.action_id == action.id, Letter.supporter_id == supporter.id),
+         {LetterState.FRAUDULENT}, LetterState.PENDING, fraud_reason=None)
     if created and skip_confirmation:
         _after_queued(action)
     elif created:

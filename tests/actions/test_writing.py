@@ -184,3 +184,25 @@ def test_the_demo_has_an_email_action_with_a_triangle_of_letters(client, app):
     for name in ("Helena Brandt", "A. Rahman", "Office of the Minister", "Regional Labour Office, North (demo)"):
         assert name in html
     assert "ceo@northwind-athletics.example" not in html
+
+
+def test_a_person_whose_address_a_flood_used_may_still_write(client, email_action, write_letters,
+                                                             mail_sink):
+    mail_sink.clear()
+    write_letters(email_action, website="http://bot.example")
+    assert {l.state for l in letters()} == {LetterState.FRAUDULENT}
+    assert write_letters(email_action).status_code == 303
+    assert {l.state for l in letters()} == {LetterState.PENDING}
+    assert mail_sink.wait_for("ana.writes@example.org")
+
+
+def test_each_supporter_is_assigned_one_of_the_subjects(client, email_action):
+    import re
+
+    letter_id = email_action.letters[0].id
+    chosen = set()
+    for _ in range(30):
+        html = client.get("/c/triangle/write").get_data(as_text=True)
+        chosen |= set(re.findall(rf'<input checked id="subject_{letter_id}-(\d)"', html)
+                      + re.findall(rf'id="subject_{letter_id}-(\d)"[^>]*checked', html))
+    assert chosen == {"0", "1"}
