@@ -384,6 +384,7 @@ def release_due(action: EmailAction, now: datetime | None = None) -> int:
         return 0
     released = 0
     waves: Counter[int] = Counter()
+    email_ids: list[int] = []
     contact_ids = db.session.scalars(
         select(Letter.contact_id).where(Letter.action_id == action.id,
                                         Letter.state == LetterState.QUEUED)
@@ -405,19 +406,25 @@ def release_due(action: EmailAction, now: datetime | None = None) -> int:
                         Letter.released_at > now - timedelta(days=1))):
                 continue
             letters = db.session.scalars(queued).all()
-            _release_digest(action, contact, letters, now)
+            email_ids.append(_release_digest(action, contact, letters, now))
         else:
             allowance = min(action.max_per_hour - _released_last_hour(contact_id, now), RELEASE_BATCH)
             if allowance <= 0:
                 continue
             letters = db.session.scalars(queued.limit(allowance)).all()
             for letter in letters:
-                _release_one(action, letter, now)
+                email_ids.append(_release_one(action, letter, now))
         for letter in letters:
             waves[letter.action_target.campaign_target_id] += 1
         released += len(letters)
     db.session.flush()
     _record_waves(waves)
+    due = [email_id for email_id in email_ids if email_id is not None]
+    if due:
+        from campaigns.core.db import after_commit
+        from campaigns.core.mail import enqueue_deliveries
+
+        after_commit(lambda: enqueue_deliveries(due))
     return released
 
 
@@ -443,7 +450,7 @@ def _reply_to(action: EmailAction, letter: Letter) -> str:
     return reply_address(letter.action_target.campaign_target.reply_token)
 
 
-def _release_one(action: EmailAction, letter: Letter, now: datetime) -> None:
+def _release_one(action: EmailAction, letter: Letter, now: datetime) -> int | None:
     contact, supporter = letter.contact, letter.supporter
     # a letter written in test mode stays a test, even once the action went live
     test = action.test_mode or letter.test
@@ -455,10 +462,11 @@ def _release_one(action: EmailAction, letter: Letter, now: datetime) -> None:
         text_body=text, html_body=html, from_address=sender_for(supporter),
         reply_to=_reply_to(action, letter),
         headers={"X-Threadline-Letter": str(letter.id), **({"X-Threadline-Test": "yes"} if test else {})})
-    _hand_to_outbox(outgoing, [letter.id], now)
+    return _hand_to_outbox(outgoing, [letter.id], now)
 
 
-def _release_digest(action: EmailAction, contact: Contact, letters: list[Letter], now: datetime) -> None:
+def _release_digest(action: EmailAction, contact: Contact, letters: list[Letter],
+                    now: datetime) -> int | None:
     sample = letters[:current_app.config["LETTER_DIGEST_SAMPLE"]]
     campaign_target = letters[0].action_target.campaign_target
     test = action.test_mode or any(letter.test for letter in letters)
@@ -470,24 +478,21 @@ def _release_digest(action: EmailAction, contact: Contact, letters: list[Letter]
         text_body=text, html_body=html, reply_to=reply_address(campaign_target.reply_token),
         headers={"X-Threadline-Letters": f"{letters[0].id}-{letters[-1].id}",
                  **({"X-Threadline-Test": "yes"} if test else {})})
-    _hand_to_outbox(outgoing, [letter.id for letter in letters], now)
+    return _hand_to_outbox(outgoing, [letter.id for letter in letters], now)
 
 
-def _hand_to_outbox(outgoing: OutgoingEmail, letter_ids: list[int], now: datetime) -> None:
-    from campaigns.core.celery import enqueue
-    from campaigns.core.db import after_commit
-    from campaigns.core.mail import deliver_email
-
+def _hand_to_outbox(outgoing: OutgoingEmail, letter_ids: list[int], now: datetime) -> int | None:
+    """Add the email to the outbox for these letters; its id, or None when the letters
+    were cancelled or released meanwhile (then the email must not go out)."""
     db.session.add(outgoing)
     db.session.flush()
     moved = move(letter_ids, {LetterState.QUEUED}, LetterState.RELEASED, email_id=outgoing.id,
                  released_at=now)
-    if not moved:  # cancelled or released meanwhile: this email must not go out
+    if not moved:
         db.session.delete(outgoing)
         db.session.flush()
-        return
-    email_id = outgoing.id
-    after_commit(lambda: enqueue(deliver_email, email_id))
+        return None
+    return outgoing.id
 
 
 @on_delivery(LETTER_KIND, DIGEST_KIND)

@@ -289,6 +289,30 @@ def backoff(attempts: int) -> timedelta:
 @shared_task(ignore_result=True)
 def deliver_email(email_id: int) -> str:
     """Send one outbox email, at most once however often this task runs."""
+    return _deliver_one(email_id)
+
+
+@shared_task(ignore_result=True)
+def deliver_emails(email_ids: list[int]) -> dict[str, int]:
+    """Send several outbox emails in one task (bulk sends), each exactly as deliver_email
+    does: its own claim, its own commit. Over the worker's kept SMTP connection this saves
+    a task and a connection per email; a task killed half-way runs again and skips what
+    was sent."""
+    outcomes: dict[str, int] = {}
+    for email_id in email_ids:
+        outcome = _deliver_one(email_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def enqueue_deliveries(email_ids: list[int], batch: int = 25) -> None:
+    """Enqueue the delivery of these emails in batches (call after the commit)."""
+    for start in range(0, len(email_ids), batch):
+        if not enqueue(deliver_emails, email_ids[start:start + batch]):
+            break  # the broker is down: the sweep sends them later
+
+
+def _deliver_one(email_id: int) -> str:
     try:
         return _deliver(email_id)
     except StaleDataError:  # the row was deleted meanwhile (erasure, retention)
