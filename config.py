@@ -19,6 +19,7 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | MAIL_DEFAULT_SENDER       | Threadline <no-reply@threadline.localhost>        |
 | MAIL_TIMEOUT              | 30 seconds                                        |
 | MAIL_LEASE_SECONDS        | 300 (a worker's hold on an email it sends)        |
+| MAIL_KEEP_ALIVE           | true (a worker keeps its SMTP connection open)    |
 | OUTBOX_SWEEP_SECONDS      | 60 (how often unsent mail is enqueued again)      |
 | OUTBOX_SWEEP_GRACE        | 30 (seconds before a row counts as left behind)   |
 | MAIL_CAPTURE_DIR          | instance/mail                                     |
@@ -68,6 +69,13 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | DONATE_RATE_LIMIT         | 10/minute;60/hour                                 |
 | SUPPORTER_RETENTION_DAYS  | 365 (after a campaign closed or was won)          |
 | LIST_UNSUBSCRIBE_MAILTO   | unset (optional mailto: in List-Unsubscribe)      |
+| LETTER_RELEASE_SECONDS    | 60 (how often paced letters are released)         |
+| LETTER_SKIP_CONFIRMATION_DAYS | 0 (off; N: a supporter who confirmed a letter |
+|                           | in the last N days is not asked again)            |
+| LETTER_SOFT_BOUNCE_LIMIT  | 3 (temporary bounces before an address is held)   |
+| LETTER_DIGEST_SAMPLE      | 5 (letters quoted in a contact's daily digest)    |
+| LETTER_RATE_LIMIT         | 20/minute;200/hour (more: stored as fraudulent)   |
+| BOUNCE_WEBHOOK_SECRET     | unset: the bounce endpoint answers 404            |
 | REPLY_DEADLINE_DAYS       | 14 (a target's time to answer, from the launch)   |
 | REPLY_CALENDAR            | calendar (or working: weekends and holidays skip) |
 | REPLY_HOLIDAYS            | unset; ISO dates, e.g. 2026-12-25,2026-12-26      |
@@ -168,6 +176,8 @@ class Config:
     MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 30)
     #: how long a worker holds an email it is sending before another worker may try it
     MAIL_LEASE_SECONDS = env_int("MAIL_LEASE_SECONDS", 300)
+    #: a worker keeps one SMTP connection open between emails (NOOP-checked, reopened)
+    MAIL_KEEP_ALIVE = env_bool("MAIL_KEEP_ALIVE", True)
     #: how often the outbox sweep enqueues again what is due, and how old a row must be
     OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "60"))
     OUTBOX_SWEEP_GRACE = float(os.environ.get("OUTBOX_SWEEP_GRACE", "30"))
@@ -222,6 +232,21 @@ class Config:
     SUPPORTER_RETENTION_DAYS = env_int("SUPPORTER_RETENTION_DAYS", 365)
     #: an address that unsubscribes whoever writes to it; offered next to the one-click link
     LIST_UNSUBSCRIBE_MAILTO = os.environ.get("LIST_UNSUBSCRIBE_MAILTO") or None
+
+    # Letters to targets (campaigns/actions)
+    #: how often the beat task releases the letters each contact's pacing allows
+    LETTER_RELEASE_SECONDS = float(os.environ.get("LETTER_RELEASE_SECONDS", "60"))
+    #: 0: every letter waits for its emailed link; N: a supporter who confirmed a letter in
+    #: the last N days is not asked again
+    LETTER_SKIP_CONFIRMATION_DAYS = env_int("LETTER_SKIP_CONFIRMATION_DAYS", 0)
+    #: temporary bounces of one contact address before its letters are held
+    LETTER_SOFT_BOUNCE_LIMIT = env_int("LETTER_SOFT_BOUNCE_LIMIT", 3)
+    #: letters quoted in a contact's daily digest
+    LETTER_DIGEST_SAMPLE = env_int("LETTER_DIGEST_SAMPLE", 5)
+    #: beyond this, letters from one client address are stored as fraudulent
+    LETTER_RATE_LIMIT = os.environ.get("LETTER_RATE_LIMIT", "20/minute;200/hour")
+    #: the shared secret of the bounce endpoint (X-Bounce-Secret); unset: endpoint off
+    BOUNCE_WEBHOOK_SECRET = os.environ.get("BOUNCE_WEBHOOK_SECRET") or None
 
     # Abuse
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
@@ -327,6 +352,7 @@ class TestingConfig(Config):
     # Limits stay on (tests lower them where they test them); high enough for the rest.
     SIGN_RATE_LIMIT = SIGN_HARD_RATE_LIMIT = SIGN_DOMAIN_RATE_LIMIT = "10000/minute"
     SIGN_MIN_SECONDS = 0.0
+    LETTER_RATE_LIMIT = "10000/minute"
     CAMPAIGN_PAGE_CACHE_SECONDS = 0.0  # tests reuse slugs; test_page_cache turns it on
     LOGIN_RATE_LIMIT = LOGIN_ACCOUNT_RATE_LIMIT = "10000/minute"
     SESSION_COOKIE_SECURE = False

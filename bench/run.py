@@ -522,6 +522,8 @@ def main() -> None:
     args = parser.parse_args()
     selected = [s.strip().upper() for s in args.only.split(",") if s.strip()] or ALL
     args.profile = [s.strip().upper() for s in args.profile.split(",") if s.strip()]
+    letter_scenarios = [s for s in selected if s in ("L1", "L2")]  # bench/letters.py (issue 4)
+    selected = [s for s in selected if s not in letter_scenarios] or ([] if letter_scenarios else ALL)
     unknown = set(selected) - set(ALL)
     if unknown:
         raise SystemExit(f"unknown scenario(s): {', '.join(sorted(unknown))}; choose from {', '.join(ALL)}")
@@ -539,6 +541,10 @@ def main() -> None:
         bench = Bench(args, kind)
         bench.run(selected)
         all_lines += bench.lines
+    if letter_scenarios or not args.only:
+        import letters
+
+        all_lines += letters.main(["--only", ",".join(letter_scenarios) or "L1,L2"])
     out = BENCH_DIR / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps({"machine": info, "args": vars(args),

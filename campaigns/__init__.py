@@ -52,6 +52,8 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
 
     from campaigns import models  # noqa: F401  (every model, for Alembic and relationships)
     from campaigns.abuse.views import bp as abuse_bp
+    from campaigns.actions.admin import bp as actions_admin_bp
+    from campaigns.actions.views import bp as actions_bp
     from campaigns.accounts.views import bp as accounts_bp
     from campaigns.admin.views import bp as admin_bp
     from campaigns.api.views import bp as api_bp
@@ -87,6 +89,8 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(campaign_admin_bp)
     app.register_blueprint(consultations_bp)
     app.register_blueprint(targets_bp)
+    app.register_blueprint(actions_bp)
+    app.register_blueprint(actions_admin_bp)
     app.register_blueprint(replies_bp)
     app.register_blueprint(replies_admin_bp)
     app.register_blueprint(inbound_bp)

@@ -42,8 +42,38 @@ TARGETS = [
     dict(slug="ministry-of-labour", name="Ministry of Labour and Employment (demo)",
          kind=TargetKind.MINISTRY, country=None,
          description="The ministry responsible for labour inspection and the severance guarantee fund.",
-         contacts=[("Office of the Minister", "Minister of Labour", "minister@labour-ministry.example", True)]),
+         contacts=[("Office of the Minister", "Minister of Labour", "minister@labour-ministry.example", True),
+                   # the supporter's postcode picks the regional office (Contact.areas)
+                   ("Regional Labour Office, North (demo)", "Regional Labour Inspector",
+                    "north.office@labour-ministry.example.org", False, ["12", "13"]),
+                   ("Regional Labour Office, South (demo)", "Regional Labour Inspector",
+                    "south.office@labour-ministry.example.org", False, ["40", "41"])]),
 ]
+
+#: the email action on the Riverside appeal: a triangle (brand, factory owner, ministry),
+#: each target with its own letter
+DEMO_LETTERS = {
+    "riverside-severance": {
+        "northwind-athletics": (
+            ["Pay the Riverside workers what they are owed",
+             "Your supplier's workers are still waiting for their severance"],
+            "I am writing about the 1,260 workers of the Riverside factory, who sewed your "
+            "products until the factory closed overnight in March.\n\nThey are still owed three "
+            "months' wages and their legal severance. Please pay the shortfall into the fund the "
+            "union has set up, within 30 days.\n\nThank you for your answer."),
+        "crescent-textiles": (
+            ["Pay your Riverside workers"],
+            "You closed the Riverside factory overnight and moved the machines out. Your "
+            "workers are owed three months' wages and their severance under the law.\n\nPlease "
+            "disclose the factory's accounts and pay what the law requires."),
+        "ministry-of-labour": (
+            ["Release the severance guarantee fund for Riverside",
+             "The Riverside workers need the guarantee fund now"],
+            "The 1,260 workers of the Riverside factory have waited months for wages and "
+            "severance since their employer fled.\n\nPlease release the severance guarantee "
+            "fund to them and prosecute the owner's flight."),
+    },
+}
 
 CAMPAIGNS = [
     dict(
@@ -163,6 +193,27 @@ def seed_accounts(credentials_file: Path) -> None:
             handle.write("\n".join(lines) + "\n")
 
 
+def seed_letters() -> None:
+    """The demo email actions, live (the embedded default's mail goes to the local capture)."""
+    from campaigns.actions.models import ActionTarget, EmailAction
+
+    for slug, letters in DEMO_LETTERS.items():
+        campaign = db.session.scalars(select(Campaign).filter_by(slug=slug)).first()
+        if campaign is None or db.session.scalars(
+                select(EmailAction).filter_by(campaign_id=campaign.id)).first():
+            continue
+        action = EmailAction(campaign_id=campaign.id, active=True, test_mode=False,
+                             max_per_hour=20, test_address="campaigner@threadline.localhost")
+        for campaign_target in campaign.targets:
+            if campaign_target.target.slug in letters:
+                subjects, body = letters[campaign_target.target.slug]
+                action.letters.append(ActionTarget(
+                    campaign_target_id=campaign_target.id, subjects=subjects, body=body,
+                    contact_ids=[c.id for c in campaign_target.target.contacts]))
+        db.session.add(action)
+    db.session.flush()
+
+
 def seed() -> str:
     """Create the demo content; returns a one-line summary."""
     # bandit B311: repeatable demo data
@@ -175,8 +226,9 @@ def seed() -> str:
         target = db.session.scalars(select(Target).filter_by(slug=spec["slug"])).first()
         if target is None:
             target = Target(**spec)
-            target.contacts = [Contact(name=n, role=r, email=e, email_public=p)
-                               for n, r, e, p in contacts]
+            target.contacts = [Contact(name=n, role=r, email=e, email_public=p,
+                                       areas=(more[0] if more else None))
+                               for n, r, e, p, *more in contacts]
             db.session.add(target)
         targets[spec["slug"]] = target
     db.session.flush()
@@ -229,6 +281,7 @@ def seed() -> str:
                 source=rng.choice(["web", "web", "newsletter", "partner-union", "api"]),
             ))
         created += 1
+    seed_letters()
     from flask import current_app
 
     seed_accounts(Path(current_app.config["INSTANCE_DIR"]) / "demo-logins.txt")

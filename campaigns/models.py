@@ -1,6 +1,7 @@
 """Imports every model so that Alembic and the ORM see the whole schema."""
 # ruff: noqa: F401
 from campaigns.abuse.models import InvalidationJob
+from campaigns.actions.models import ActionTarget, EmailAction, Letter
 from campaigns.accounts.models import Campaigner, Organisation
 from campaigns.audit.models import AuditEvent
 from campaigns.bundles.models import DeliveryBundle, DeliveryBundlePart

@@ -19,6 +19,7 @@ TASK_MODULES = [
     "campaigns.updates.tasks",
     "campaigns.paper.tasks",
     "campaigns.bundles.tasks",
+    "campaigns.actions.tasks",
     "campaigns.replies.tasks",
 ]
 
@@ -91,6 +92,10 @@ def beat_schedule(app: Flask) -> dict:
         "build-delivery-bundles-left-behind": {
             "task": "campaigns.bundles.tasks.sweep_bundles",
             "schedule": 60.0,
+        },
+        "release-paced-letters": {
+            "task": "campaigns.actions.tasks.release_due_letters",
+            "schedule": app.config["LETTER_RELEASE_SECONDS"],
         },
         "send-outbox-mail-left-behind": {
             "task": "campaigns.core.mail.sweep_outbox",

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import random
 import smtplib
+import socket
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from celery import shared_task
 from flask import Flask, current_app
@@ -53,6 +56,10 @@ class OutgoingEmail(db.Model):
     #: what the email is, e.g. "signature_confirmation"; for statistics and tests
     kind: Mapped[str] = mapped_column(String(64))
     to_address: Mapped[str] = mapped_column(String(320))
+    #: the From header when not MAIL_DEFAULT_SENDER (always our own address: never spoofed)
+    from_address: Mapped[str | None] = mapped_column(String(400))
+    #: the Reply-To header, if any
+    reply_to: Mapped[str | None] = mapped_column(String(400))
     subject: Mapped[str] = mapped_column(String(300))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text)
@@ -70,6 +77,28 @@ class OutgoingEmail(db.Model):
     message_id: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+#: kind -> callables told when an email of that kind was sent or failed for good, inside
+#: the transaction that records it (e.g. letters follow their email's state)
+DELIVERY_LISTENERS: dict[str, list[Callable[[OutgoingEmail], None]]] = {}
+
+
+def on_delivery(*kinds: str) -> Callable:
+    """Register a listener for the final outcome of emails of these kinds."""
+    def register(listener: Callable[[OutgoingEmail], None]) -> Callable[[OutgoingEmail], None]:
+        for kind in kinds:
+            listeners = DELIVERY_LISTENERS.setdefault(kind, [])
+            if listener not in listeners:
+                listeners.append(listener)
+        return listener
+
+    return register
+
+
+def _tell_listeners(email: OutgoingEmail) -> None:
+    for listener in DELIVERY_LISTENERS.get(email.kind, ()):
+        listener(email)
 
 
 class TemporaryFailure(Exception):
@@ -130,6 +159,86 @@ class TimedConnection(Connection):
         return host
 
 
+_kept = threading.local()
+
+
+def _drop_kept_connection() -> None:
+    connection = getattr(_kept, "connection", None)
+    _kept.connection = _kept.key = None
+    if connection is not None and connection.host is not None:
+        # bandit B110: closing a connection that may be dead already
+        try:
+            connection.host.close()
+        except Exception:  # nosec B110
+            pass
+
+
+def smtp_connection() -> tuple[TimedConnection, bool]:
+    """An SMTP connection for this worker process and thread, and whether it is a kept one.
+
+    With MAIL_KEEP_ALIVE, one connection is kept open between emails (checked with NOOP
+    before use, opened again when the server closed it), which saves a TCP and SMTP
+    handshake per email on bulk sends.
+    """
+    state = current_app.extensions["mail"]
+    if not current_app.config.get("MAIL_KEEP_ALIVE"):
+        connection = TimedConnection(state)
+        connection.host = connection.configure_host()
+        return connection, False
+    key = (os.getpid(), state.server, state.port, state.username, state.use_ssl, state.use_tls)
+    connection = getattr(_kept, "connection", None)
+    if connection is not None and getattr(_kept, "key", None) == key:
+        try:
+            if connection.host.noop()[0] == 250:
+                return connection, True
+        except (OSError, smtplib.SMTPException):
+            pass
+    _drop_kept_connection()
+    connection = TimedConnection(state)
+    connection.host = connection.configure_host()
+    # a long-lived connection sends small commands and waits for each answer: without
+    # TCP_NODELAY, Nagle and delayed ACKs add ~40 ms to each
+    connection.host.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    _kept.connection, _kept.key = connection, key
+    return connection, True
+
+
+def _send_message(message: Message) -> None:
+    connection, kept = smtp_connection()
+    try:
+        connection.send(message)
+    except BaseException:
+        if kept:
+            _drop_kept_connection()
+        else:
+            connection.host.close()
+        raise
+    if not kept:
+        connection.host.quit()
+
+
+class OutboxMessage(Message):
+    """Flask-Mail's message, with From and Reply-To given as finished header values.
+
+    Flask-Mail re-encodes every display name as RFC 2047 words, which readers then split
+    oddly; ours are built once with email.utils.formataddr (quoted, encoded when not ASCII)
+    and checked for line breaks.
+    """
+
+    from_header: str | None = None
+    reply_to_header: str | None = None
+
+    def _message(self):
+        message = super()._message()
+        for name, value in (("From", self.from_header), ("Reply-To", self.reply_to_header)):
+            if value:
+                if name in message:
+                    message.replace_header(name, value)
+                else:
+                    message[name] = value
+        return message
+
+
 def check_header(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise ValueError("header value contains a line break")
@@ -139,19 +248,21 @@ def check_header(value: str) -> str:
 def send_now(email: OutgoingEmail) -> str:
     """Hand one email to the SMTP server; returns its Message-ID."""
     try:
-        message = Message(
+        message = OutboxMessage(
             subject=check_header(email.subject),
             recipients=[check_header(email.to_address)],
+            sender=check_header(email.from_address) if email.from_address else None,
             body=email.text_body,
             html=email.html_body,
             extra_headers={check_header(k): check_header(v)
                            for k, v in (email.headers or {}).items()},
         )
+        message.from_header = email.from_address
+        message.reply_to_header = check_header(email.reply_to) if email.reply_to else None
     except ValueError as exc:  # a line break in a header would let it add headers
         raise PermanentFailure(str(exc)) from exc
     try:
-        with TimedConnection(current_app.extensions["mail"]) as connection:
-            connection.send(message)
+        _send_message(message)
     except smtplib.SMTPAuthenticationError as exc:  # our configuration, not the message
         raise TemporaryFailure(str(exc)) from exc
     except smtplib.SMTPRecipientsRefused as exc:
@@ -178,6 +289,30 @@ def backoff(attempts: int) -> timedelta:
 @shared_task(ignore_result=True)
 def deliver_email(email_id: int) -> str:
     """Send one outbox email, at most once however often this task runs."""
+    return _deliver_one(email_id)
+
+
+@shared_task(ignore_result=True)
+def deliver_emails(email_ids: list[int]) -> dict[str, int]:
+    """Send several outbox emails in one task (bulk sends), each exactly as deliver_email
+    does: its own claim, its own commit. Over the worker's kept SMTP connection this saves
+    a task and a connection per email; a task killed half-way runs again and skips what
+    was sent."""
+    outcomes: dict[str, int] = {}
+    for email_id in email_ids:
+        outcome = _deliver_one(email_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def enqueue_deliveries(email_ids: list[int], batch: int = 25) -> None:
+    """Enqueue the delivery of these emails in batches (call after the commit)."""
+    for start in range(0, len(email_ids), batch):
+        if not enqueue(deliver_emails, email_ids[start:start + batch]):
+            break  # the broker is down: the sweep sends them later
+
+
+def _deliver_one(email_id: int) -> str:
     try:
         return _deliver(email_id)
     except StaleDataError:  # the row was deleted meanwhile (erasure, retention)
@@ -211,6 +346,7 @@ def _deliver(email_id: int) -> str:
         email.claimed_until = None
         if email.attempts >= MAX_ATTEMPTS:
             email.state = EmailState.FAILED
+            _tell_listeners(email)
         else:
             email.next_attempt_at = utcnow() + backoff(email.attempts)
         db.session.commit()
@@ -219,12 +355,14 @@ def _deliver(email_id: int) -> str:
     except PermanentFailure as exc:
         email.state = EmailState.FAILED
         email.last_error = str(exc)[:500]
+        _tell_listeners(email)
         db.session.commit()
         log.warning("email %s: permanent failure: %s", email_id, exc)
         return "failed"
     email.state = EmailState.SENT
     email.sent_at = utcnow()
     email.claimed_until = None
+    _tell_listeners(email)
     db.session.commit()
     return "sent"
 

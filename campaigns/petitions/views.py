@@ -40,12 +40,15 @@ def show(slug: str):
 
 
 def render_campaign(campaign, form, status: int = 200):
+    from campaigns.actions.operations import action_for, takes_letters
+
     return render_template(
         "petitions/show.html",
         campaign=campaign,
         form=form,
         signers=recent_public_signers(campaign),
         comments=approved_comments(campaign),
+        email_action_open=takes_letters(action_for(campaign)),
     ), status
 
 

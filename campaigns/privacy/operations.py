@@ -146,10 +146,21 @@ def export_data(supporter: Supporter) -> dict[str, Any]:
              "confirmed_at": _iso(s.confirmed_at)}
             for s, slug, title in signatures
         ],
+        "letters": _letters_export(supporter),
         "campaign_updates_sent": [
             {"campaign": slug, "subject": subject, "at": _iso(at)} for subject, slug, at in updates
         ],
     }
+
+
+def _letters_export(supporter: Supporter) -> list[dict[str, Any]]:
+    from campaigns.actions.operations import letters_of
+
+    return [{"campaign": slug, "to": f"{letter.contact.name}, {letter.contact.role}",
+             "subject": letter.subject, "body": letter.body, "state": letter.state.value,
+             "written_at": _iso(letter.created_at), "confirmed_at": _iso(letter.confirmed_at),
+             "sent_at": _iso(letter.sent_at)}
+            for letter, slug in letters_of(supporter)]
 
 
 def send_data_export(supporter: Supporter, requested_by: str) -> None:
@@ -186,6 +197,9 @@ def erase(supporter: Supporter) -> bool:
         update(Signature).where(Signature.supporter_id == supporter.id)
         .values(comment=None, public=False).execution_options(synchronize_session=False)
     )
+    from campaigns.actions.operations import erase_letters
+
+    erase_letters(supporter)
     mail_to_them = func.lower(OutgoingEmail.to_address).in_({address.lower(), canonical_email(address)})
     db.session.execute(
         update(OutgoingEmail).where(mail_to_them, OutgoingEmail.state == EmailState.QUEUED)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import enum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, String, Text
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaigns.core.db import TimestampMixin, db, enum_column
@@ -78,5 +80,21 @@ class Contact(TimestampMixin, db.Model):
     #: whether the address may be shown to the public (private addresses never are)
     email_public: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    #: the contact's time zone (IANA name), for the hours letters may arrive
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    #: postcode prefixes this contact answers for (a member of parliament's constituency);
+    #: None or empty: every supporter writes to them
+    areas: Mapped[list[str] | None] = mapped_column(JSON)
+    #: when a letter to the address bounced for good; no letter goes to it until it is fixed
+    address_invalid_at: Mapped[datetime | None]
+    #: temporary bounces since the last delivered letter
+    soft_bounces: Mapped[int] = mapped_column(default=0, server_default="0")
 
     target: Mapped[Target] = relationship(back_populates="contacts")
+
+    def serves(self, postcode: str | None) -> bool:
+        """Whether a supporter with this postcode writes to this contact."""
+        if not self.areas:
+            return True
+        code = "".join((postcode or "").split()).upper()
+        return bool(code) and any(code.startswith("".join(a.split()).upper()) for a in self.areas)

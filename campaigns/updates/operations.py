@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from campaigns.audit.operations import record
 from campaigns.core.celery import enqueue
@@ -51,13 +51,16 @@ def edit_update(update: CampaignUpdate, *, subject: str, body: str) -> None:
 
 
 def recipients_query(campaign_id: int):
-    """Supporters to mail: confirmed signers of the campaign whose current consent to
-    campaign updates is granted (and who were not erased), by id."""
+    """Supporters to mail: confirmed signers of the campaign, and supporters who sent it a
+    confirmed letter, whose current consent to campaign updates is granted (and who were
+    not erased), by id; each person once."""
+    from campaigns.actions.operations import supporter_ids_who_wrote
+
+    signed = select(Signature.supporter_id).where(Signature.campaign_id == campaign_id,
+                                                  Signature.state.in_(COUNTED_STATES))
     return (
         select(Supporter.id)
-        .join(Signature, Signature.supporter_id == Supporter.id)
-        .where(Signature.campaign_id == campaign_id,
-               Signature.state.in_(COUNTED_STATES),
+        .where(or_(Supporter.id.in_(signed), Supporter.id.in_(supporter_ids_who_wrote(campaign_id))),
                Supporter.erased_at.is_(None),
                Supporter.id.in_(consenting_supporter_ids(ConsentPurpose.CAMPAIGN_UPDATES)))
         .order_by(Supporter.id)

@@ -13,6 +13,7 @@ DOCUMENTED_EXEMPTIONS = {
     "api.create_signature",  # the JSON API: no cookies are read or set, nothing to forge
     "stripe_webhooks.stripe_webhook",  # Stripe signs its requests (Stripe-Signature)
     "privacy.unsubscribe",  # RFC 8058 one-click: mail clients POST without cookies
+    "actions.bounce",  # bounce reports from the mail server: a shared secret, no cookies
     "inbound.receive_mail",  # inbound mail: a mail service POSTs it, with INBOUND_MAIL_SECRET
 }
 from werkzeug.routing import IntegerConverter

@@ -1,0 +1,365 @@
+"""Letters to targets (issue 4): two ratios, each measured in one run.
+
+    python bench/letters.py                  # L1 and L2 on SQLite with Redis db 13
+    python bench/letters.py --only L1 --db postgresql
+
+L1  letters delivered per second through Celery (release task + one outbox delivery per
+    letter, 2 worker processes) to a local SMTP sink, divided by a raw smtplib loop sending
+    the same number of messages of the same size over one connection (goal >= 0.8).
+L2  p99 of the act request (POST /c/<slug>/write, send) while the SMTP sink takes 500 ms per
+    message, divided by its p99 with a sink answering at once (goal <= 1.1): the request
+    only writes rows; mail goes out from the worker after the commit.
+
+Everything runs on 127.0.0.1: an aiosmtpd sink in this process, the app (gunicorn) and a
+Celery worker as subprocesses, on a scratch database (SQLite file, or the PostgreSQL
+database BENCH_LETTERS_PG_DB, default test_letters, reset first) and Redis db 13.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import smtplib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import BIN, ROOT, free_port, log, run  # noqa: E402
+
+REDIS_URL = os.environ.get("BENCH_LETTERS_REDIS_URL", "redis://127.0.0.1:6379/13")
+PG_DB = os.environ.get("BENCH_LETTERS_PG_DB", "test_letters")
+SLUG = "bench-letters"
+
+
+# --- the SMTP sink ------------------------------------------------------------------------
+
+class CountingSink:
+    """Counts the letters it accepts; sleeps ``delay`` seconds before each answer to DATA."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.delay = 0.0
+        self.last = 0.0
+        self.size = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.count += 1
+        self.last = time.monotonic()
+        self.size = len(envelope.content or b"")
+        return "250 OK"
+
+
+def start_sink(handler: CountingSink):
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, port
+
+
+# --- the app ------------------------------------------------------------------------------
+
+def app_env(kind: str, instance: Path, mail_port: int, web_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_URL", "CELERY_", "MAIL_", "RATELIMIT_", "TEST_"))}
+    env.update(INSTANCE_PATH=str(instance), PORT=str(web_port), BASE_URL=f"http://127.0.0.1:{web_port}",
+               SECRET_KEY="bench-secret-key-not-for-production", RATELIMIT_ENABLED="false",
+               SIGN_MIN_SECONDS="0", MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mail_port),
+               FLASK_APP="wsgi", PYTHONUNBUFFERED="1", CELERY_BROKER_URL=REDIS_URL,
+               LETTER_RELEASE_SECONDS="3600", OUTBOX_SWEEP_SECONDS="3600",
+               MAIL_KEEP_ALIVE=os.environ.get("BENCH_MAIL_KEEP_ALIVE", "true"))
+    if kind == "postgresql":
+        env["DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{instance / 'threadline.sqlite'}"
+    return env
+
+
+def reset(kind: str, env: dict[str, str]) -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    if kind == "postgresql":
+        run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", PG_DB, "-qc",
+             "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"])
+    run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env)
+
+
+SEED = r'''
+import sys
+from sqlalchemy import insert, select
+from campaigns import create_app
+from campaigns.core.db import db, utcnow
+from campaigns.actions.models import ActionTarget, EmailAction, Letter, LetterState
+from campaigns.petitions.models import Campaign, CampaignStatus, CampaignTarget
+from campaigns.supporters.models import Supporter
+from campaigns.targets.models import Contact, Target, TargetKind
+letters, contacts = int(sys.argv[1]), 20
+app = create_app()
+with app.app_context():
+    target = Target(slug="bench-brand", name="Bench Brand", kind=TargetKind.BRAND, country="DE")
+    target.contacts = [Contact(name=f"Director {n}", role="Director", email=f"d{n}@brand.example")
+                       for n in range(contacts)]
+    campaign = Campaign(slug="bench-letters", title="Pay the workers", summary="Bench.",
+                        status=CampaignStatus.LIVE, launched_at=utcnow())
+    campaign.targets = [CampaignTarget(target=target, ask="Pay them.")]
+    db.session.add(campaign)
+    db.session.flush()
+    action = EmailAction(campaign_id=campaign.id, active=True, test_mode=False, max_per_hour=100000)
+    action.letters.append(ActionTarget(campaign_target_id=campaign.targets[0].id,
+                                       subjects=["Pay the workers"], body="Please pay the workers. " * 20,
+                                       contact_ids=[c.id for c in target.contacts]))
+    db.session.add(action)
+    db.session.flush()
+    now = utcnow()
+    writers = max(letters // contacts, 0)
+    if writers:
+        db.session.execute(insert(Supporter), [dict(canonical_email=f"w{n}@example.org",
+            email=f"w{n}@example.org", first_name="Writer", last_name=str(n), country="FR",
+            locale="en", created_at=now, updated_at=now) for n in range(writers)])
+        ids = db.session.scalars(select(Supporter.id)).all()
+        db.session.execute(insert(Letter), [dict(campaign_id=campaign.id, action_id=action.id,
+            action_target_id=action.letters[0].id, supporter_id=s, contact_id=c.id,
+            state=LetterState.QUEUED, subject="Pay the workers", body="Please pay the workers. " * 20,
+            test=False, created_at=now, confirmed_at=now) for s in ids for c in target.contacts])
+    db.session.commit()
+    print(action.id)
+'''
+
+RELEASE = r'''
+import sys
+from campaigns import create_app
+from campaigns.actions.tasks import release_letters
+from campaigns.core.celery import enqueue
+app = create_app()
+with app.app_context():
+    assert enqueue(release_letters, int(sys.argv[1]))
+'''
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "wsgi:celery_app", "worker", "--pool", "prefork",
+         "--concurrency", "2", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    time.sleep(6)  # the worker's start-up, not measured
+    if process.poll() is not None:
+        raise RuntimeError(f"the worker exited: {log_path.read_text()[-2000:]}")
+    return process
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+# --- L1 -----------------------------------------------------------------------------------
+
+def raw_smtplib(port: int, count: int, size: int) -> float:
+    """Messages per second over one smtplib connection."""
+    text = "x" * max(size - 60, 10)
+    body = ("From: a@example.org\r\nTo: b@example.org\r\nSubject: raw\r\n\r\n"
+            + "\r\n".join(text[i:i + 76] for i in range(0, len(text), 76))).encode()
+    started = time.monotonic()
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for _ in range(count):
+            smtp.sendmail("a@example.org", ["b@example.org"], body)
+    return count / (time.monotonic() - started)
+
+
+def l1(kind: str, letters: int, rounds: int) -> str:
+    sink = CountingSink()
+    controller, mail_port = start_sink(sink)
+    celery_rates, raw_rates = [], []
+    try:
+        for round_ in range(rounds):
+            with tempfile.TemporaryDirectory(prefix="bench-letters-") as tmp:
+                instance = Path(tmp)
+                env = app_env(kind, instance, mail_port, free_port())
+                reset(kind, env)
+                action_id = run([sys.executable, "-c", SEED, str(letters)], cwd=ROOT, env=env).stdout.split()[-1]
+                worker = start_worker(env, instance / "worker.log")
+                try:
+                    sink.count = 0
+                    started = time.monotonic()
+                    run([sys.executable, "-c", RELEASE, action_id], cwd=ROOT, env=env)
+                    deadline = started + 600
+                    while sink.count < letters and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                    if sink.count < letters:
+                        raise RuntimeError(f"only {sink.count} of {letters} letters arrived")
+                    rate = letters / (sink.last - started)
+                finally:
+                    stop(worker)
+            raw = raw_smtplib(mail_port, letters, sink.size)
+            celery_rates.append(rate)
+            raw_rates.append(raw)
+            log(f"L1 {kind} round {round_ + 1}: celery {rate:.1f} letters/s, raw smtplib {raw:.1f}/s")
+    finally:
+        controller.stop()
+    celery, raw = statistics.median(celery_rates), statistics.median(raw_rates)
+    return (f"L1 {kind}: {celery / raw:.3f} (celery {celery:.1f} letters/s incl. release; raw "
+            f"smtplib one connection {raw:.1f}/s; {letters} letters, median of {rounds}; goal >= 0.8)")
+
+
+# --- L2 -----------------------------------------------------------------------------------
+
+class Browser:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()),
+                                                  NoRedirect())
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.base + path, timeout=30) as response:
+            return response.read().decode()
+
+    def post(self, path: str, data: dict) -> int:
+        request = urllib.request.Request(self.base + path, data=urllib.parse.urlencode(data).encode())
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def act_latencies(base: str, count: int, tag: str) -> list[float]:
+    latencies = []
+    for n in range(count):
+        browser = Browser(base)
+        html = browser.get(f"/c/{SLUG}/write")
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+            re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+        letter_fields = dict.fromkeys(re.findall(r'name="(body_\d+)"', html), "Please pay them.")
+        subjects = {name: "0" for name in re.findall(r'name="(subject_\d+)"', html)}
+        data = {"csrf_token": token.group(1), "first_name": "Ana", "last_name": "Silva",
+                "email": f"{tag}{n}@example.org", "country": "PT", "send": "Send",
+                **letter_fields, **subjects}
+        started = time.perf_counter()
+        status = browser.post(f"/c/{SLUG}/write", data)
+        latencies.append(time.perf_counter() - started)
+        if status != 303:
+            raise RuntimeError(f"the act request answered {status}")
+    return latencies
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98]
+
+
+def l2(kind: str, requests: int, pairs: int) -> str:
+    sink = CountingSink()
+    controller, mail_port = start_sink(sink)
+    server = worker = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-letters-") as tmp:
+            instance = Path(tmp)
+            web_port = free_port()
+            env = app_env(kind, instance, mail_port, web_port)
+            reset(kind, env)
+            run([sys.executable, "-c", SEED, "0"], cwd=ROOT, env=env)
+            worker = start_worker(env, instance / "worker.log")
+            server = subprocess.Popen(
+                [str(BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{web_port}", "--workers", "2",
+                 "--threads", "4", "--log-level", "warning"], cwd=ROOT, env=env,
+                stdout=open(instance / "web.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+            base = f"http://127.0.0.1:{web_port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(base + "/healthz", timeout=3).read()
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError((instance / "web.log").read_text()[-2000:])
+                    time.sleep(0.3)
+            acts = 20
+            act_latencies(base, acts, "warm")  # warm-up, not measured
+            slow, fast = [], []
+            for pair in range(pairs):  # alternate: fast slow, slow fast, ...
+                for delay in ((0.0, 0.5) if pair % 2 == 0 else (0.5, 0.0)):
+                    # each phase starts with the outbox drained (one confirmation email per act),
+                    # so that one phase's mail is not sent during the other's measurement
+                    drained_by = time.monotonic() + 180
+                    while sink.count < acts and time.monotonic() < drained_by:
+                        time.sleep(0.2)
+                    sink.delay = delay
+                    measured = act_latencies(base, requests, f"p{pair}d{int(delay * 10)}n")
+                    acts += requests
+                    (slow if delay else fast).extend(measured)
+                    log(f"L2 {kind} pair {pair + 1} sink {delay * 1000:.0f} ms: p99 {p99(measured) * 1000:.1f} ms, "
+                        f"mail accepted so far {sink.count}")
+            sink.delay = 0.0
+            return (f"L2 {kind}: {p99(slow) / p99(fast):.3f} (act p99 {p99(slow) * 1000:.1f} ms with a "
+                    f"500 ms SMTP sink / {p99(fast) * 1000:.1f} ms with a normal one; {len(slow)} requests "
+                    f"each, {pairs} alternating pairs; goal <= 1.1)")
+    finally:
+        stop(server)
+        stop(worker)
+        controller.stop()
+
+
+def machine_line() -> str:
+    from importlib.metadata import version
+    import platform
+
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor())
+    return (f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {cpu}, nproc {os.cpu_count()}, "
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; Python {platform.python_version()}, "
+            f"Celery {version('celery')}, aiosmtpd {version('aiosmtpd')}, SQLAlchemy {version('sqlalchemy')}, "
+            f"SQLite {__import__('sqlite3').sqlite_version}")
+
+
+def main(argv: list[str] | None = None) -> list[str]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--only", default="L1,L2")
+    parser.add_argument("--db", default="sqlite")
+    parser.add_argument("--letters", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--pairs", type=int, default=2)
+    args = parser.parse_args(argv)
+    selected = {s.strip().upper() for s in args.only.split(",") if s.strip()}
+    lines = [machine_line()]
+    print(lines[0], flush=True)
+    for kind in [k.strip() for k in args.db.split(",") if k.strip()]:
+        for name, scenario in (("L1", lambda: l1(kind, args.letters, args.rounds)),
+                               ("L2", lambda: l2(kind, args.requests, args.pairs))):
+            if name not in selected:
+                continue
+            try:
+                line = scenario()
+            except Exception as exc:  # one broken scenario must not hide the other
+                line = f"{name} {kind}: ERROR {type(exc).__name__}: {str(exc)[:300]}"
+            lines.append(line)
+            print(line, flush=True)
+    return lines
+
+
+if __name__ == "__main__":
+    main()

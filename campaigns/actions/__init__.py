@@ -1,0 +1,1 @@
+"""Email actions (letters to targets): supporters send personal letters to target contacts."""

@@ -1,0 +1,660 @@
+"""The rules of letters to targets: write, confirm, release at each contact's pace, follow
+delivery and bounces, pause, resume and cancel.
+
+Every change of a letter's state goes through ``move()`` and ``TRANSITIONS`` (models.py).
+"""
+from __future__ import annotations
+
+import email.utils
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app
+from flask_babel import get_locale
+from sqlalchemy import and_, func, or_, select, update
+
+from campaigns.actions.models import (
+    CANCELLABLE_STATES,
+    CONFIRMED_STATES,
+    TRANSITIONS,
+    ActionTarget,
+    DeliveryMode,
+    EmailAction,
+    Letter,
+    LetterState,
+)
+from campaigns.audit.operations import record
+from campaigns.core.db import db, insert_ignoring_conflicts, utcnow
+from campaigns.core.mail import EmailState, OutgoingEmail, on_delivery, queue_email, render_email
+from campaigns.core.tokens import BadSignature, SignatureExpired, make_token, read_token
+from campaigns.core.urls import external_url
+from campaigns.petitions.models import Campaign, CampaignTarget
+from campaigns.privacy.operations import mail_links
+from campaigns.replies.addresses import reply_address
+from campaigns.supporters.models import ConsentPurpose, Supporter
+from campaigns.supporters.operations import record_consent, upsert_supporter
+from campaigns.targets.models import Contact
+
+# bandit B105: a salt label, not a secret
+TOKEN_PURPOSE = "confirm-letters"  # nosec B105
+LETTER_KIND = "letter"
+DIGEST_KIND = "letter_digest"
+#: letters released per contact per run of the releaser, at most
+RELEASE_BATCH = 500
+CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+#: address punctuation, dropped from display names so no reader takes a name for an address
+ADDRESS_PUNCTUATION = re.compile(r"[<>@,;:\\\[\]]")
+
+
+class ActionClosed(Exception):
+    """The campaign takes no letters now (not live, or the action is off)."""
+
+
+class InvalidLink(Exception):
+    """The confirmation link is damaged or belongs to no letter."""
+
+
+class ExpiredLink(Exception):
+    """The confirmation link is older than CONFIRMATION_MAX_AGE."""
+
+
+class IllegalMove(Exception):
+    """A letter was asked to move between states that TRANSITIONS does not join."""
+
+
+# --- states -------------------------------------------------------------------------------
+
+def move(letter_ids, source: set[LetterState] | frozenset[LetterState], target: LetterState,
+         **values) -> int:
+    """Move the letters among ``letter_ids`` (ids or a SELECT of ids) that are in one of
+    ``source`` to ``target``, in one conditional UPDATE; returns how many moved."""
+    illegal = [s for s in source if target not in TRANSITIONS[s]]
+    if illegal:
+        raise IllegalMove(f"{illegal} -> {target}")
+    return db.session.execute(
+        update(Letter).where(Letter.id.in_(letter_ids), Letter.state.in_(list(source)))
+        .values(state=target, **values).execution_options(synchronize_session=False)
+    ).rowcount
+
+
+# --- the action ---------------------------------------------------------------------------
+
+def action_for(campaign: Campaign) -> EmailAction | None:
+    return db.session.scalars(select(EmailAction).filter_by(campaign_id=campaign.id)).first()
+
+
+def ensure_action(campaign: Campaign, campaigner) -> EmailAction:
+    """The campaign's email action, created (in test mode, inactive) with one letter per target."""
+    action = action_for(campaign)
+    if action is None:
+        action = EmailAction(campaign_id=campaign.id, test_address=campaigner.email)
+        db.session.add(action)
+        db.session.flush()
+        record("letters.action_created", subject=action, campaign_id=campaign.id)
+    known = {letter.campaign_target_id for letter in action.letters}
+    for campaign_target in campaign.targets:
+        if campaign_target.id not in known:
+            action.letters.append(ActionTarget(
+                campaign_target_id=campaign_target.id, subjects=[], body="",
+                contact_ids=[c.id for c in campaign_target.target.contacts if c.active and c.email]))
+    db.session.flush()
+    return action
+
+
+SETTINGS = ("active", "test_mode", "max_body_length", "allow_links", "reply_to_supporter",
+            "max_per_hour", "window_start_hour", "window_end_hour")
+
+
+def change_settings(action: EmailAction, campaigner, **settings) -> None:
+    """Save the action's settings. Going live to the real targets is an escalation."""
+    from campaigns.consultations.operations import ensure_can_escalate
+
+    goes_to_targets = settings.get("active") and not settings.get("test_mode")
+    if goes_to_targets and not (action.active and not action.test_mode):
+        ensure_can_escalate(action.campaign)
+    for name in SETTINGS:
+        if name in settings:
+            setattr(action, name, settings[name])
+    if settings.get("test_mode"):
+        action.test_address = campaigner.email
+    db.session.flush()
+    record("letters.settings_changed", subject=action, campaign_id=action.campaign_id,
+           **{name: settings[name] for name in SETTINGS if name in settings})
+
+
+def clean_line(value: str) -> str:
+    """One line of header-safe text: control characters (CR, LF ...) become spaces."""
+    return " ".join(CONTROL.sub(" ", value or "").split())
+
+
+def edit_letter(letter: ActionTarget, *, subjects: list[str], body: str, contact_ids: list[int],
+                delivery: DeliveryMode) -> None:
+    valid = {c.id for c in letter.campaign_target.target.contacts}
+    letter.subjects = [clean_line(s)[:200] for s in subjects if clean_line(s)]
+    letter.body = body
+    letter.contact_ids = [cid for cid in contact_ids if cid in valid]
+    letter.delivery = delivery
+    db.session.flush()
+    record("letters.letter_edited", subject=letter, campaign_target_id=letter.campaign_target_id)
+
+
+def takes_letters(action: EmailAction | None) -> bool:
+    return bool(action and action.active and action.campaign.accepts_signatures()
+                and any(letter.subjects and letter.body for letter in action.letters))
+
+
+def recipients(letter: ActionTarget, postcode: str | None = None,
+               for_display: bool = False) -> list[Contact]:
+    """The chosen contacts of this letter that a supporter (with this postcode) writes to."""
+    contacts = [c for c in letter.campaign_target.target.contacts
+                if c.id in (letter.contact_ids or []) and c.active and c.email]
+    if for_display and postcode is None:
+        return contacts
+    return [c for c in contacts if c.serves(postcode)]
+
+
+def needs_postcode(action: EmailAction) -> bool:
+    return any(c.areas for letter in action.letters for c in recipients(letter, for_display=True))
+
+
+# --- writing ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LetterDraft:
+    """One campaign target's letter as the supporter wants to send it."""
+
+    action_target_id: int
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class LetterRequest:
+    """What a supporter submitted, already validated by the form."""
+
+    first_name: str
+    last_name: str
+    email: str
+    country: str
+    postcode: str | None
+    drafts: list[LetterDraft] = field(default_factory=list)
+    consent_updates: bool = False
+    consent_wording: str = ""
+    suspicion: str | None = None
+    ip_address: str | None = None
+
+
+def _recently_confirmed(supporter: Supporter) -> bool:
+    days = current_app.config["LETTER_SKIP_CONFIRMATION_DAYS"]
+    if days <= 0:
+        return False
+    return db.session.scalar(
+        select(func.count()).select_from(Letter)
+        .where(Letter.supporter_id == supporter.id, Letter.confirmed_at >= utcnow() - timedelta(days=days))
+    ) > 0
+
+
+def write(action: EmailAction, request: LetterRequest) -> list[Letter]:
+    """Record the supporter's letters (pending until the emailed link is followed).
+
+    One letter per supporter, contact and campaign: writing again changes nothing (the
+    supporter is sent the link again if letters still wait for it). A suspicious request is
+    stored as fraudulent, silently: nothing is sent.
+    """
+    if not takes_letters(action):
+        raise ActionClosed(action.campaign.slug if action else "")
+    campaign = action.campaign
+    suspicious = request.suspicion is not None
+    supporter = upsert_supporter(
+        email=request.email, first_name=request.first_name, last_name=request.last_name,
+        country=request.country, postcode=request.postcode, locale=str(get_locale() or "en"),
+    )
+    if request.consent_updates and not suspicious:
+        record_consent(supporter, purpose=ConsentPurpose.CAMPAIGN_UPDATES, granted=True,
+                       wording=request.consent_wording, campaign_id=campaign.id,
+                       source=f"web:letters:{campaign.slug}")
+    skip_confirmation = not suspicious and _recently_confirmed(supporter)
+    now = utcnow()
+    letters_by_target = {letter.id: letter for letter in action.letters}
+    created: list[int] = []
+    for draft in request.drafts:
+        letter = letters_by_target.get(draft.action_target_id)
+        if letter is None:
+            continue
+        for contact in recipients(letter, request.postcode):
+            state = (LetterState.FRAUDULENT if suspicious
+                     else LetterState.QUEUED if skip_confirmation else LetterState.PENDING)
+            letter_id = insert_ignoring_conflicts(
+                Letter,
+                dict(campaign_id=campaign.id, action_id=action.id, action_target_id=letter.id,
+                     supporter_id=supporter.id, contact_id=contact.id, state=state,
+                     subject=clean_line(draft.subject)[:200], body=draft.body,
+                     fraud_reason=request.suspicion, ip_address=request.ip_address,
+                     test=action.test_mode, created_at=now,
+                     confirmed_at=now if state == LetterState.QUEUED else None,
+                     last_emailed_at=None if suspicious else now),
+                ["campaign_id", "supporter_id", "contact_id"],
+            )
+            if letter_id is not None:
+                created.append(letter_id)
+    if suspicious:
+        return _letters(created)
+    # A flood may have used this person's address first; the person themselves may still write.
+    move(select(Letter.id).where(Letter.action_id == action.id, Letter.supporter_id == supporter.id),
+         {LetterState.FRAUDULENT}, LetterState.PENDING, fraud_reason=None)
+    if created and skip_confirmation:
+        _after_queued(action)
+    elif created:
+        send_confirmation_request(action, supporter)
+    elif _may_email(action, supporter):
+        send_confirmation_request(action, supporter)
+    return _letters(created)
+
+
+def _letters(ids: list[int]) -> list[Letter]:
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Letter).where(Letter.id.in_(ids)).order_by(Letter.id)))
+
+
+def _may_email(action: EmailAction, supporter: Supporter) -> bool:
+    """Claim the right to email this supporter about their pending letters: at most once
+    per SIGNATURE_EMAIL_INTERVAL; False when no letter of theirs waits for confirmation."""
+    now = utcnow()
+    interval = timedelta(seconds=current_app.config["SIGNATURE_EMAIL_INTERVAL"])
+    first = db.session.scalar(
+        select(func.min(Letter.id)).where(Letter.action_id == action.id,
+                                          Letter.supporter_id == supporter.id,
+                                          Letter.state == LetterState.PENDING))
+    if first is None:
+        return False
+    return bool(db.session.execute(
+        update(Letter).where(Letter.id == first, or_(Letter.last_emailed_at.is_(None),
+                                                      Letter.last_emailed_at < now - interval))
+        .values(last_emailed_at=now).execution_options(synchronize_session=False)
+    ).rowcount)
+
+
+def confirmation_token(action: EmailAction, supporter: Supporter) -> str:
+    return make_token(TOKEN_PURPOSE, [action.id, supporter.id])
+
+
+def send_confirmation_request(action: EmailAction, supporter: Supporter) -> None:
+    campaign = action.campaign
+    links, headers = mail_links(supporter)
+    queue_email(
+        "letter_confirmation", supporter.email, "actions/confirm_letters", headers=headers,
+        **links, first_name=supporter.first_name, campaign=campaign,
+        confirm_url=external_url("actions.confirm", token=confirmation_token(action, supporter)),
+        campaign_url=external_url("petitions.show", slug=campaign.slug),
+    )
+
+
+def from_token(token: str) -> tuple[EmailAction, Supporter]:
+    """The action and supporter a confirmation link is for; raises ExpiredLink or InvalidLink."""
+    try:
+        action_id, supporter_id = read_token(TOKEN_PURPOSE, token,
+                                             max_age=current_app.config["CONFIRMATION_MAX_AGE"])
+    except SignatureExpired:
+        raise ExpiredLink() from None
+    except (BadSignature, ValueError, TypeError):
+        raise InvalidLink() from None
+    action, supporter = db.session.get(EmailAction, action_id), db.session.get(Supporter, supporter_id)
+    if action is None or supporter is None:
+        raise InvalidLink()
+    return action, supporter
+
+
+def pending_letters(action: EmailAction, supporter: Supporter) -> list[Letter]:
+    return list(db.session.scalars(
+        select(Letter).where(Letter.action_id == action.id, Letter.supporter_id == supporter.id,
+                             Letter.state == LetterState.PENDING).order_by(Letter.id)))
+
+
+def confirm(action: EmailAction, supporter: Supporter) -> int:
+    """Queue the supporter's pending letters; returns how many (0 when already confirmed)."""
+    mine = select(Letter.id).where(Letter.action_id == action.id,
+                                   Letter.supporter_id == supporter.id)
+    moved = move(mine, {LetterState.PENDING}, LetterState.QUEUED, confirmed_at=utcnow())
+    if moved:
+        _after_queued(action)
+    return moved
+
+
+def _after_queued(action: EmailAction) -> None:
+    """Release what pacing allows right after the commit, rather than at the next beat."""
+    from campaigns.actions.tasks import release_letters
+    from campaigns.core.celery import enqueue
+    from campaigns.core.db import after_commit
+
+    action_id = action.id
+    after_commit(lambda: enqueue(release_letters, action_id))
+
+
+# --- sending ------------------------------------------------------------------------------
+
+def sender_for(supporter: Supporter) -> str:
+    """``"Ana Silva via Threadline" <our address>``: the supporter's name, never their address
+    (DMARC). The name is reduced to one line and encoded by formataddr."""
+    _, address = email.utils.parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    name = clean_line(ADDRESS_PUNCTUATION.sub(" ", f"{supporter.first_name} {supporter.last_name}"))
+    display = clean_line(f"{name or current_app.config['SITE_NAME']} via {current_app.config['SITE_NAME']}")
+    return email.utils.formataddr((display, address), charset="utf-8")
+
+
+def _zone(contact: Contact) -> ZoneInfo:
+    try:
+        return ZoneInfo(contact.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def in_window(action: EmailAction, contact: Contact, now: datetime) -> bool:
+    """Whether ``now`` falls in the sending hours of the contact's own day."""
+    start, end = action.window_start_hour, action.window_end_hour
+    if start <= 0 and end >= 24:
+        return True
+    hour = now.astimezone(_zone(contact)).hour
+    if start <= end:
+        return start <= hour < end
+    return hour >= start or hour < end  # a window over midnight
+
+
+def _released_last_hour(contact_id: int, now: datetime) -> int:
+    """Emails (a digest counts once) that reached the contact in the last hour."""
+    return db.session.scalar(
+        select(func.count(func.distinct(Letter.email_id)))
+        .where(Letter.contact_id == contact_id, Letter.released_at > now - timedelta(hours=1),
+               Letter.email_id.is_not(None))
+    ) or 0
+
+
+def release_due(action: EmailAction, now: datetime | None = None) -> int:
+    """Hand to the outbox the queued letters each contact's pacing allows now.
+
+    Per contact: within the sending window of the contact's time zone, at most
+    ``max_per_hour`` an hour; contacts on a digest get at most one email a day. Letters
+    beyond stay queued for a later run, none is dropped. Returns the letters released.
+    """
+    now = now or utcnow()
+    if action.paused or not action.active:
+        return 0
+    released = 0
+    waves: Counter[int] = Counter()
+    email_ids: list[int] = []
+    contact_ids = db.session.scalars(
+        select(Letter.contact_id).where(Letter.action_id == action.id,
+                                        Letter.state == LetterState.QUEUED)
+        .group_by(Letter.contact_id).order_by(Letter.contact_id)).all()
+    for contact_id in contact_ids:
+        contact = db.session.get(Contact, contact_id)
+        if contact.address_invalid_at is not None or not contact.email:
+            hold_letters_to(contact)
+            continue
+        if not action.test_mode and not in_window(action, contact, now):
+            continue
+        queued = select(Letter).where(Letter.action_id == action.id, Letter.contact_id == contact_id,
+                                      Letter.state == LetterState.QUEUED).order_by(Letter.id)
+        digest = db.session.scalars(queued.limit(1)).first().action_target.delivery == DeliveryMode.DIGEST
+        if digest:
+            if _released_last_hour(contact_id, now) or db.session.scalar(
+                    select(func.count()).select_from(Letter).where(
+                        Letter.contact_id == contact_id, Letter.action_id == action.id,
+                        Letter.released_at > now - timedelta(days=1))):
+                continue
+            letters = db.session.scalars(queued).all()
+            email_ids.append(_release_digest(action, contact, letters, now))
+        else:
+            allowance = min(action.max_per_hour - _released_last_hour(contact_id, now), RELEASE_BATCH)
+            if allowance <= 0:
+                continue
+            letters = db.session.scalars(queued.limit(allowance)).all()
+            for letter in letters:
+                email_ids.append(_release_one(action, letter, now))
+        for letter in letters:
+            waves[letter.action_target.campaign_target_id] += 1
+        released += len(letters)
+    db.session.flush()
+    _record_waves(waves)
+    due = [email_id for email_id in email_ids if email_id is not None]
+    if due:
+        from campaigns.core.db import after_commit
+        from campaigns.core.mail import enqueue_deliveries
+
+        after_commit(lambda: enqueue_deliveries(due))
+    return released
+
+
+def _record_waves(waves: Counter[int]) -> None:
+    from campaigns.replies.timeline import letter_wave_sent
+
+    for campaign_target_id, count in sorted(waves.items()):
+        if count:
+            letter_wave_sent(campaign_target_id, count)
+
+
+def _address(action: EmailAction, contact: Contact, test: bool) -> str:
+    if test:
+        return action.test_address or current_app.config["MAIL_DEFAULT_SENDER"]
+    return contact.email
+
+
+def _reply_to(action: EmailAction, letter: Letter) -> str:
+    if action.reply_to_supporter:
+        supporter = letter.supporter
+        name = ADDRESS_PUNCTUATION.sub(" ", f"{supporter.first_name} {supporter.last_name}")
+        return email.utils.formataddr((clean_line(name), clean_line(supporter.email)), charset="utf-8")
+    return reply_address(letter.action_target.campaign_target.reply_token)
+
+
+def _release_one(action: EmailAction, letter: Letter, now: datetime) -> int | None:
+    contact, supporter = letter.contact, letter.supporter
+    # a letter written in test mode stays a test, even once the action went live
+    test = action.test_mode or letter.test
+    subject, text, html = render_email(
+        "actions/letter", letter=letter, contact=contact, supporter=supporter, test=test,
+        campaign=action.campaign, target=letter.action_target.campaign_target.target)
+    outgoing = OutgoingEmail(
+        kind=LETTER_KIND, to_address=_address(action, contact, test), subject=subject[:300],
+        text_body=text, html_body=html, from_address=sender_for(supporter),
+        reply_to=_reply_to(action, letter),
+        headers={"X-Threadline-Letter": str(letter.id), **({"X-Threadline-Test": "yes"} if test else {})})
+    return _hand_to_outbox(outgoing, [letter.id], now)
+
+
+def _release_digest(action: EmailAction, contact: Contact, letters: list[Letter],
+                    now: datetime) -> int | None:
+    sample = letters[:current_app.config["LETTER_DIGEST_SAMPLE"]]
+    campaign_target = letters[0].action_target.campaign_target
+    test = action.test_mode or any(letter.test for letter in letters)
+    subject, text, html = render_email(
+        "actions/digest", letters=sample, count=len(letters), contact=contact,
+        test=test, campaign=action.campaign, target=campaign_target.target)
+    outgoing = OutgoingEmail(
+        kind=DIGEST_KIND, to_address=_address(action, contact, test), subject=subject[:300],
+        text_body=text, html_body=html, reply_to=reply_address(campaign_target.reply_token),
+        headers={"X-Threadline-Letters": f"{letters[0].id}-{letters[-1].id}",
+                 **({"X-Threadline-Test": "yes"} if test else {})})
+    return _hand_to_outbox(outgoing, [letter.id for letter in letters], now)
+
+
+def _hand_to_outbox(outgoing: OutgoingEmail, letter_ids: list[int], now: datetime) -> int | None:
+    """Add the email to the outbox for these letters; its id, or None when the letters
+    were cancelled or released meanwhile (then the email must not go out)."""
+    db.session.add(outgoing)
+    db.session.flush()
+    moved = move(letter_ids, {LetterState.QUEUED}, LetterState.RELEASED, email_id=outgoing.id,
+                 released_at=now)
+    if not moved:
+        db.session.delete(outgoing)
+        db.session.flush()
+        return None
+    return outgoing.id
+
+
+@on_delivery(LETTER_KIND, DIGEST_KIND)
+def follow_delivery(outgoing: OutgoingEmail) -> None:
+    """The outbox sent (or gave up on) the email carrying these letters."""
+    mine = select(Letter.id).where(Letter.email_id == outgoing.id)
+    if outgoing.state == EmailState.SENT:
+        move(mine, {LetterState.RELEASED}, LetterState.SENT, sent_at=outgoing.sent_at)
+        db.session.execute(update(Contact).where(Contact.id.in_(
+            select(Letter.contact_id).where(Letter.email_id == outgoing.id)))
+            .values(soft_bounces=0).execution_options(synchronize_session=False))
+    elif outgoing.state == EmailState.FAILED:
+        move(mine, {LetterState.RELEASED}, LetterState.FAILED, last_error=outgoing.last_error)
+
+
+def hold_letters_to(contact: Contact) -> int:
+    """Keep back the queued letters to a contact whose address does not work (not lost)."""
+    return move(select(Letter.id).where(Letter.contact_id == contact.id),
+                {LetterState.QUEUED}, LetterState.HELD)
+
+
+# --- the campaigner's controls ------------------------------------------------------------
+
+def pause(action: EmailAction) -> None:
+    action.paused = True
+    db.session.flush()
+    record("letters.paused", subject=action, campaign_id=action.campaign_id)
+
+
+def resume(action: EmailAction) -> None:
+    """Release queued letters again (an escalation: it needs a current consultation)."""
+    from campaigns.consultations.operations import ensure_can_escalate
+
+    if not action.test_mode:
+        ensure_can_escalate(action.campaign)
+    action.paused = False
+    db.session.flush()
+    record("letters.resumed", subject=action, campaign_id=action.campaign_id)
+    _after_queued(action)
+
+
+def cancel(action: EmailAction) -> int:
+    """Cancel every letter not yet released; returns how many."""
+    cancelled = move(select(Letter.id).where(Letter.action_id == action.id), CANCELLABLE_STATES,
+                     LetterState.CANCELLED)
+    record("letters.cancelled", subject=action, campaign_id=action.campaign_id, letters=cancelled)
+    return cancelled
+
+
+def requeue_held(contact: Contact) -> int:
+    """After the contact's address was corrected: its held letters queue again."""
+    contact.address_invalid_at, contact.soft_bounces = None, 0
+    moved = move(select(Letter.id).where(Letter.contact_id == contact.id), {LetterState.HELD},
+                 LetterState.QUEUED)
+    record("letters.requeued", subject=contact, letters=moved)
+    return moved
+
+
+@dataclass(frozen=True)
+class ContactProgress:
+    contact: Contact
+    counts: dict[LetterState, int]
+
+    @property
+    def total(self) -> int:
+        return sum(n for s, n in self.counts.items() if s in CONFIRMED_STATES)
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.get(s, 0) for s in (LetterState.SENT, LetterState.FAILED,
+                                                   LetterState.BOUNCED))
+
+
+def progress(action: EmailAction) -> list[ContactProgress]:
+    """Letters per contact and state (confirmed and cancelled ones)."""
+    rows = db.session.execute(
+        select(Letter.contact_id, Letter.state, func.count())
+        .where(Letter.action_id == action.id,
+               Letter.state.not_in([LetterState.PENDING, LetterState.FRAUDULENT]))
+        .group_by(Letter.contact_id, Letter.state)).all()
+    by_contact: dict[int, dict[LetterState, int]] = {}
+    for contact_id, state, count in rows:
+        by_contact.setdefault(contact_id, {})[state] = count
+    return [ContactProgress(db.session.get(Contact, cid), counts)
+            for cid, counts in sorted(by_contact.items())]
+
+
+def letter_counts(action: EmailAction) -> dict[LetterState, int]:
+    return dict(db.session.execute(
+        select(Letter.state, func.count()).where(Letter.action_id == action.id)
+        .group_by(Letter.state)).all())
+
+
+# --- bounces ------------------------------------------------------------------------------
+
+def record_bounce(letter: Letter, *, permanent: bool, diagnostic: str = "") -> bool:
+    """A letter came back. Hard: the letter bounced, the contact's address is marked
+    invalid and its queued letters held. Soft: counted; LETTER_SOFT_BOUNCE_LIMIT of them
+    in a row count as hard. True when the address is now taken for invalid."""
+    contact = letter.contact
+    if not permanent:
+        contact.soft_bounces = (contact.soft_bounces or 0) + 1
+        db.session.flush()
+        if contact.soft_bounces < current_app.config["LETTER_SOFT_BOUNCE_LIMIT"]:
+            record("letters.soft_bounce", subject=contact, actor=None, letter_id=letter.id)
+            return False
+    move([letter.id], {LetterState.SENT}, LetterState.BOUNCED, last_error=diagnostic[:500] or None)
+    if contact.address_invalid_at is None:
+        contact.address_invalid_at = utcnow()
+    db.session.flush()
+    held = hold_letters_to(contact)
+    record("letters.address_invalid", subject=contact, actor=None, letter_id=letter.id,
+           held=held, permanent=permanent)
+    return True
+
+
+def supporter_ids_who_wrote(campaign_id: int):
+    """SELECT of the supporters who sent a confirmed letter on the campaign."""
+    return select(Letter.supporter_id).where(Letter.campaign_id == campaign_id,
+                                             Letter.state.in_(list(CONFIRMED_STATES)))
+
+
+def letters_of(supporter: Supporter) -> list[tuple[Letter, str]]:
+    return list(db.session.execute(
+        select(Letter, Campaign.slug).join(Campaign, Letter.campaign_id == Campaign.id)
+        .where(Letter.supporter_id == supporter.id).order_by(Letter.id)).tuples())
+
+
+def erase_letters(supporter: Supporter) -> None:
+    """Erasure: letters not yet sent are cancelled and emptied; the outbox copies of letters
+    sent in the supporter's name lose the name, the text and the reply address; the letters
+    kept for the campaign's statistics keep only their state, target and dates."""
+    mine = select(Letter.id).where(Letter.supporter_id == supporter.id)
+    move(mine, CANCELLABLE_STATES, LetterState.CANCELLED)
+    unsent_emails = select(Letter.email_id).where(Letter.supporter_id == supporter.id,
+                                                  Letter.state == LetterState.RELEASED)
+    db.session.execute(
+        update(OutgoingEmail).where(OutgoingEmail.id.in_(unsent_emails),
+                                    OutgoingEmail.kind == LETTER_KIND,
+                                    OutgoingEmail.state == EmailState.QUEUED)
+        .values(state=EmailState.FAILED, last_error="supporter erased")
+        .execution_options(synchronize_session=False))
+    move(mine, {LetterState.RELEASED}, LetterState.FAILED, last_error="supporter erased")
+    db.session.execute(
+        update(OutgoingEmail).where(OutgoingEmail.id.in_(
+            select(Letter.email_id).where(Letter.supporter_id == supporter.id)),
+            OutgoingEmail.kind == LETTER_KIND)
+        .values(subject="", text_body="", html_body=None, from_address=None, reply_to=None)
+        .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Letter).where(Letter.supporter_id == supporter.id)
+        .values(subject="", body="", ip_address=None).execution_options(synchronize_session=False))
+    db.session.flush()
+
+
+def actions_with_queued_letters() -> list[int]:
+    return list(db.session.scalars(
+        select(EmailAction.id).where(
+            EmailAction.active.is_(True), EmailAction.paused.is_(False),
+            select(Letter.id).where(and_(Letter.action_id == EmailAction.id,
+                                         Letter.state == LetterState.QUEUED)).exists())
+        .order_by(EmailAction.id)))
+
+
+__all__ = ["CampaignTarget"]
