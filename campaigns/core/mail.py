@@ -21,6 +21,7 @@ import smtplib
 import socket
 import threading
 from datetime import datetime, timedelta
+from email.utils import make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,7 +29,7 @@ from celery import shared_task
 from flask import Flask, current_app
 from flask_mail import Connection, Message
 from jinja2 import FileSystemLoader
-from sqlalchemy import JSON, String, Text, or_, select, update
+from sqlalchemy import JSON, String, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -239,6 +240,13 @@ class OutboxMessage(Message):
         return message
 
 
+def new_message_id() -> str:
+    """A Message-ID on the domain of the sender address."""
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    address = parseaddr(sender if isinstance(sender, str) else sender[1])[1]
+    return make_msgid(domain=address.rpartition("@")[2] or None)
+
+
 def check_header(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise ValueError("header value contains a line break")
@@ -261,6 +269,8 @@ def send_now(email: OutgoingEmail) -> str:
         message.reply_to_header = check_header(email.reply_to) if email.reply_to else None
     except ValueError as exc:  # a line break in a header would let it add headers
         raise PermanentFailure(str(exc)) from exc
+    if email.message_id:
+        message.msgId = email.message_id
     try:
         _send_message(message)
     except smtplib.SMTPAuthenticationError as exc:  # our configuration, not the message
@@ -330,7 +340,11 @@ def _deliver(email_id: int) -> str:
             OutgoingEmail.state == EmailState.QUEUED,
             or_(OutgoingEmail.claimed_until.is_(None), OutgoingEmail.claimed_until < now),
         )
-        .values(claimed_until=now + lease)
+        # the Message-ID is fixed at the first claim: if a worker dies after the server took
+        # the email but before it was recorded as sent, the email goes out again with the
+        # same Message-ID, so that the receiving side can recognise the duplicate
+        .values(claimed_until=now + lease,
+                message_id=func.coalesce(OutgoingEmail.message_id, new_message_id()))
     ).rowcount
     db.session.commit()
     if not claimed:

@@ -3,7 +3,6 @@ after a restart every letter arrives exactly once."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 
 import pytest
@@ -12,6 +11,7 @@ from sqlalchemy import func, insert, select
 
 from campaigns.actions.models import ActionTarget, EmailAction, Letter, LetterState
 from campaigns.core.db import db, utcnow
+from campaigns.core.mail import EmailState, OutgoingEmail
 from campaigns.devmail.capture import MaildirHandler
 from campaigns.supporters.models import Supporter
 from campaigns.targets.models import Contact, Target, TargetKind
@@ -91,7 +91,15 @@ def test_a_thousand_letters_survive_a_worker_killed_mid_batch_each_arriving_once
         wait_until(lambda: len(letters_received(sink)) >= 100, timeout=300, interval=0.5,
                    message="the first hundred letters")
         handler.stalling = True
-        time.sleep(1.0)  # letters the server already took are recorded as sent meanwhile
+
+        def server_took_only_recorded_letters():
+            fresh()
+            recorded = db.session.scalar(select(func.count()).select_from(OutgoingEmail)
+                                         .where(OutgoingEmail.state == EmailState.SENT))
+            return recorded >= sum(letters_received(sink).values())
+
+        wait_until(server_took_only_recorded_letters, timeout=60, interval=0.2,
+                   message="the letters the server took recorded as sent")
         worker.kill_hard()
         handler.stalling = False
         before_kill = len(letters_received(sink))

@@ -1,10 +1,10 @@
-"""A target's reply, from the reminder to the public tracker, in a real browser.
+"""A target's reply, from the letter wave to the public tracker, in a real browser.
 
-A campaigner sets a deadline close enough for the reminder to go out (Celery beat sends
-it); the reminder carries the thread's reply address (read from the mail capture); a reply
-to that address arrives at the inbound mail endpoint; the campaigner grades and publishes
-it in the browser; the target's public page and the tracker change.
-(After the letters feature is merged, this test can start from a letter wave instead.)
+A supporter writes to the Riverside targets and confirms; the letter to the factory owner
+carries the thread's reply address (read from the mail capture); a reply to that address
+arrives at the inbound mail endpoint; the campaigner grades and publishes it in the
+browser; the target's public page and the tracker change. A second test follows the
+reminder Celery beat sends before a deadline, which carries the same address.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 from campaigns.devmail.capture import read_messages
 from tests.browser.conftest import INBOUND_MAIL_SECRET
 from tests.browser.test_launch_flow import create_account, sign_in
+from tests.browser.test_letters import letters_to, write_and_confirm
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -32,7 +33,8 @@ def wait_for_reminder(platform, timeout: float = 120.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for message in read_messages(platform.instance_dir / "mail"):
-            if CONTACT in str(message.message["To"]) and message.message["Reply-To"]:
+            if (CONTACT in str(message.message["To"]) and message.message["Reply-To"]
+                    and str(message.message["Subject"]).startswith("Reminder:")):
                 return message
         time.sleep(0.5)
     raise AssertionError(f"no reminder to {CONTACT} within {timeout:.0f}s")
@@ -43,17 +45,18 @@ def tracker_row(page):
     return page.locator(f'tr[data-target="{TARGET}"]')
 
 
-def test_reminder_reply_review_publish_and_public_pages(new_context, platform):
-    campaigner = create_account(platform, f"replies-{uuid.uuid4().hex[:6]}@network.example")
-    page = new_context().new_page()
-
-    expect(tracker_row(page).locator('[data-col="rate"]')).to_have_text("0%")
-
-    sign_in(page, campaigner)
+def open_thread(page):
     page.goto("/admin/replies/")
     row = page.get_by_role("row").filter(has_text="Riverside").filter(has_text="Crescent Textiles")
     row.get_by_role("link", name="Crescent Textiles Ltd.").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Crescent Textiles Ltd.")
+
+
+def test_reminder_before_the_deadline_carries_the_reply_address(new_context, platform):
+    campaigner = create_account(platform, f"deadline-{uuid.uuid4().hex[:6]}@network.example")
+    page = new_context().new_page()
+    sign_in(page, campaigner)
+    open_thread(page)
     page.get_by_label("Answer due by").fill((date.today() + timedelta(days=2)).isoformat())
     page.get_by_role("button", name="Set deadline").click()
     expect(page.locator(".flash")).to_contain_text("Deadline set")
@@ -64,11 +67,32 @@ def test_reminder_reply_review_publish_and_public_pages(new_context, platform):
     assert reply_to.startswith("reply+")
     expect(page.locator("[data-reply-address]")).to_have_text(reply_to)
 
+
+def test_letter_wave_reply_review_publish_and_public_pages(new_context, platform):
+    campaigner = create_account(platform, f"replies-{uuid.uuid4().hex[:6]}@network.example")
+    page = new_context().new_page()
+
+    expect(tracker_row(page).locator('[data-col="rate"]')).to_have_text("0%")
+
+    # a wave of letters goes out; the factory owner's carries the thread's reply address
+    name = write_and_confirm(page, platform, f"Please answer {uuid.uuid4().hex[:8]}")
+    deadline = time.monotonic() + 120
+    while not letters_to(platform, CONTACT, name):
+        assert time.monotonic() < deadline, f"no letter to {CONTACT}"
+        time.sleep(0.5)
+    [letter] = letters_to(platform, CONTACT, name)
+    reply_to = str(letter.message["Reply-To"])
+    assert reply_to.startswith("reply+")
+
+    sign_in(page, campaigner)
+    open_thread(page)
+    expect(page.locator("[data-reply-address]")).to_have_text(reply_to)
+
     # the company answers; its mail service posts the raw message to the inbound endpoint
     answer = EmailMessage()
     answer["From"] = "A. Rahman <md@crescent-textiles.example>"
     answer["To"] = reply_to
-    answer["Subject"] = "Re: " + str(reminder.message["Subject"])
+    answer["Subject"] = "Re: " + str(letter.message["Subject"])
     answer["Date"] = format_datetime(datetime.now(timezone.utc))
     answer.set_content("We will publish the accounts of the factory next month.\n\n"
                        "On Monday, Threadline wrote:\n> Please answer by ...")
@@ -102,6 +126,8 @@ def test_reminder_reply_review_publish_and_public_pages(new_context, platform):
     expect(page.locator(".reply-summary strong").first).to_have_text("commits")
     expect(page.locator(".grades").first).to_contain_text("Partly met")
     expect(page.locator(".reply-status").first).to_contain_text("Commitment made")
+    # the wave is on the public timeline
+    expect(page.locator(".timeline li", has_text="Letters sent").first).to_be_attached()
     row = tracker_row(page)
     expect(row.locator('[data-col="rate"]')).to_have_text("100%")
     expect(row.locator('[data-col="commitments"]')).to_have_text("1")

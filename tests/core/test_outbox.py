@@ -164,3 +164,32 @@ def test_a_hung_smtp_server_is_a_temporary_failure(app, smtp_port):
     email = outbox(email_id)
     assert email.state == EmailState.QUEUED and email.attempts == 1
     assert "timed out" in email.last_error
+
+
+class KeepsThenSaysTryLater(MaildirHandler):
+    """Stores the first message but answers 451, as a server that timed out after DATA
+    does: the client cannot tell it was kept, so it sends again."""
+
+    answered = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        await super().handle_DATA(server, session, envelope)
+        self.answered += 1
+        return "451 4.4.2 Timeout after data" if self.answered == 1 else "250 OK"
+
+
+def test_an_email_sent_again_carries_the_same_message_id(tmp_path, smtp_port):
+    port = free_port()
+    sink = Mailbox(tmp_path / "mail", port)
+    controller = Controller(KeepsThenSaysTryLater(sink.directory), hostname="127.0.0.1", port=port)
+    controller.start()
+    smtp_port(port)
+    try:
+        email_id = left_by_an_outage("twice@example.org")
+        assert deliver_email(email_id) == "retry"
+        make_due(email_id)
+        assert deliver_email(email_id) == "sent"
+    finally:
+        controller.stop()
+    first, second = sink.messages("twice@example.org")
+    assert first.message["Message-ID"] == second.message["Message-ID"] == outbox(email_id).message_id

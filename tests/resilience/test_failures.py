@@ -69,19 +69,35 @@ def test_redis_killed_and_restarted_while_signatures_arrive(
 
 
 class SlowToAccept(MaildirHandler):
-    """Takes a while before accepting each recipient: a worker killed then sent nothing."""
+    """Takes a moment before accepting each recipient; much longer while ``stalling``.
+
+    An email is sent at least once: one the server stored whose worker was killed before
+    recording it as sent goes out again, with the same Message-ID (no SMTP client can
+    tell whether the server kept a message it never acknowledged). So the test kills the
+    worker while the server stalls on a recipient, once every email the server took is
+    recorded as sent: the kill this test is about, mid-batch, with an email in flight.
+    """
+
+    stalling = False
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(3.0 if self.stalling else 0.15)
         envelope.rcpt_tos.append(address)
         return "250 OK"
+
+
+def recorded_as_sent() -> int:
+    fresh()
+    return db.session.scalar(select(func.count()).select_from(OutgoingEmail)
+                             .where(OutgoingEmail.state == EmailState.SENT))
 
 
 def test_a_worker_killed_mid_batch_finishes_after_restart_and_sends_each_email_once(
         app, other_app, worker_process, campaign, tmp_path):
     broker = f"sqla+sqlite:///{tmp_path / 'kill-broker.sqlite'}"
     sink = Mailbox(tmp_path / "slow-mail", free_port())
-    controller = Controller(SlowToAccept(sink.directory), hostname="127.0.0.1", port=sink.port)
+    handler = SlowToAccept(sink.directory)
+    controller = Controller(handler, hostname="127.0.0.1", port=sink.port)
     controller.start()
     try:
         web = other_app(CELERY_BROKER_URL=broker)
@@ -91,7 +107,11 @@ def test_a_worker_killed_mid_batch_finishes_after_restart_and_sends_each_email_o
 
         worker = worker_process(broker, MAIL_PORT=str(sink.port), **FAST_SWEEP)
         wait_until(lambda: len(received(sink, "batch")) >= 8, timeout=180, message="a few emails")
+        handler.stalling = True
+        wait_until(lambda: recorded_as_sent() >= sum(received(sink, "batch").values()), timeout=60,
+                   message="the emails the server took recorded as sent")
         worker.kill_hard()
+        handler.stalling = False
         sent_before_kill = len(received(sink, "batch"))
         assert sent_before_kill < 40
 
