@@ -273,3 +273,16 @@ def live_server(app):
     thread.start()
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
+
+
+@pytest.fixture
+def smtp_port(app):
+    """Point outgoing mail at another port for one test, then back at the shared sink."""
+    state = app.extensions["mail"]
+    original = state.port
+
+    def use(port: int) -> None:
+        state.port = port
+
+    yield use
+    state.port = original

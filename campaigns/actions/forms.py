@@ -8,11 +8,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    EmailField,
     HiddenField,
     IntegerField,
     RadioField,
-    SelectField,
     SelectMultipleField,
     StringField,
     SubmitField,
@@ -22,35 +20,18 @@ from wtforms.validators import DataRequired, Length, NumberRange, ValidationErro
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from campaigns.actions.models import DeliveryMode, EmailAction
-from campaigns.core.countries import CountrySelect, country_choices
+from campaigns.core.countries import country_choices
 from campaigns.signatures.forms import (
     CONSENT_WORDING,
     URL_LIKE,
-    known_country,
-    plain_name,
+    SupporterDetailsForm,
     strip,
-    valid_email,
 )
 
 
-class WriteForm(FlaskForm):
+class WriteForm(SupporterDetailsForm):
     """The supporter's details; ``letter_form_for`` adds a subject and body per target."""
 
-    first_name = StringField(_l("First name"), filters=[strip],
-                             validators=[DataRequired(_l("Enter your first name.")), Length(max=50),
-                                         plain_name],
-                             render_kw={"autocomplete": "given-name"})
-    last_name = StringField(_l("Last name"), filters=[strip],
-                            validators=[DataRequired(_l("Enter your last name.")), Length(max=80),
-                                        plain_name],
-                            render_kw={"autocomplete": "family-name"})
-    email = EmailField(_l("Email"), filters=[strip],
-                       validators=[DataRequired(_l("Enter your email address.")), Length(max=254),
-                                   valid_email],
-                       render_kw={"autocomplete": "email"})
-    country = SelectField(_l("Country"), widget=CountrySelect(),
-                          validators=[DataRequired(_l("Choose your country.")), known_country],
-                          validate_choice=False, render_kw={"autocomplete": "country"})
     postcode = StringField(_l("Postcode"), filters=[strip], validators=[Length(max=16)],
                            render_kw={"autocomplete": "postal-code"})
     consent_updates = BooleanField(CONSENT_WORDING)

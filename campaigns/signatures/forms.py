@@ -58,7 +58,9 @@ def strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-class SignatureForm(FlaskForm):
+class SupporterDetailsForm(FlaskForm):
+    """Who a supporter is: the fields signing a petition and writing a letter share."""
+
     first_name = StringField(_l("First name"), filters=[strip],
                              validators=[DataRequired(_l("Enter your first name.")), Length(max=50),
                                          plain_name],
@@ -74,6 +76,9 @@ class SignatureForm(FlaskForm):
     country = SelectField(_l("Country"), widget=CountrySelect(),
                           validators=[DataRequired(_l("Choose your country.")), known_country],
                           validate_choice=False, render_kw={"autocomplete": "country"})
+
+
+class SignatureForm(SupporterDetailsForm):
     postcode = StringField(_l("Postcode (optional)"), filters=[strip],
                            validators=[Optional(), Length(max=16)],
                            render_kw={"autocomplete": "postal-code"})

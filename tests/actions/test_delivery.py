@@ -18,16 +18,6 @@ from tests.conftest import fresh
 from tests.helpers import Mailbox, free_port
 
 
-@pytest.fixture
-def smtp_port(app):
-    state = app.extensions["mail"]
-    original = state.port
-
-    def use(port: int) -> None:
-        state.port = port
-
-    yield use
-    state.port = original
 
 
 def confirmed_letters(action, count: int, *, first_name: str = "Ana", last_name: str = "Silva",

@@ -17,17 +17,6 @@ from tests.conftest import fresh
 from tests.helpers import Mailbox, free_port, wait_until
 
 
-@pytest.fixture
-def smtp_port(app):
-    """Point outgoing mail at another port for one test, then back at the shared sink."""
-    state = app.extensions["mail"]
-    original = state.port
-
-    def use(port: int) -> None:
-        state.port = port
-
-    yield use
-    state.port = original
 
 
 def queue(to: str = "worker@example.org") -> int:
