@@ -1,6 +1,9 @@
 """Security headers on every response. No third-party scripts, fonts or frames, ever."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from flask import Flask, Response, g, request
 
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -34,6 +37,32 @@ def _policy() -> str:
     return "; ".join(directives)
 
 
+#: how long shared caches may keep a public page, and serve it stale while fetching anew
+PUBLIC_MAX_AGE = 60
+PUBLIC_STALE_WHILE_REVALIDATE = 600
+
+
+def public_page(view: Callable) -> Callable:
+    """A page anyone may cache: the same for every reader, no form, no personal data.
+
+    Answered with ``public, max-age, stale-while-revalidate`` to anonymous readers only;
+    a signed-in campaigner's copy (their name in the menu) and any answer that sets a
+    cookie is never stored.
+    """
+
+    @wraps(view)
+    def wrapped(*args: object, **kwargs: object) -> object:
+        g.public_page = True
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _publicly_cacheable(response: Response) -> bool:
+    return (g.get("public_page", False) and request.method == "GET" and response.status_code == 200
+            and "Set-Cookie" not in response.headers and not _signed_in())
+
+
 def init_app(app: Flask) -> None:
     hsts = app.config["BASE_URL"].startswith("https://")
 
@@ -47,7 +76,11 @@ def init_app(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if hsts:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if "Cache-Control" not in headers and (request.method != "GET" or _signed_in()):
+        if "Cache-Control" not in headers and _publicly_cacheable(response):
+            response.cache_control.public = True
+            response.cache_control.max_age = PUBLIC_MAX_AGE
+            response.cache_control.stale_while_revalidate = PUBLIC_STALE_WHILE_REVALIDATE
+        elif "Cache-Control" not in headers and (request.method != "GET" or _signed_in()):
             # a signed-in campaigner's pages show supporters, consultations, donations
             headers["Cache-Control"] = "no-store"
         return response

@@ -9,17 +9,13 @@ from flask_login import current_user
 from campaigns.accounts.policy import Role, can_manage_campaign, require_role
 from campaigns.admin.views import add_menu_item
 from campaigns.core.countries import country_choices
+from campaigns.core.security import public_page
 from campaigns.dashboards import charts, operations
 from campaigns.paper.operations import paper_batches
 from campaigns.petitions.operations import visible_campaign_or_404
 
 bp = Blueprint("dashboards", __name__)
 add_menu_item("dashboards.overview", _l("Dashboards"), Role.VIEWER)
-
-#: the public country page changes only when the counts are folded in (every few seconds)
-PUBLIC_MAX_AGE = 60
-#: a cache may go on serving a public page this long while it fetches a fresh one
-PUBLIC_STALE_WHILE_REVALIDATE = 600
 
 
 @bp.app_context_processor
@@ -31,28 +27,24 @@ def workspace_helpers():
 
 
 @bp.get("/c/<slug>/countries")
+@public_page
 def countries(slug: str):
     campaign = visible_campaign_or_404(slug)
     response = Response(render_template(
         "dashboards/countries.html", campaign=campaign,
         breakdown=operations.country_breakdown(campaign, public=True),
         threshold=operations.SMALL_COUNTRY_THRESHOLD))
-    response.cache_control.public = True
-    response.cache_control.max_age = PUBLIC_MAX_AGE
-    response.cache_control.stale_while_revalidate = PUBLIC_STALE_WHILE_REVALIDATE
     return response
 
 
 @bp.get("/c/<slug>/countries.svg")
+@public_page
 def countries_map(slug: str):
     campaign = visible_campaign_or_404(slug)
     svg = charts.world_map(operations.country_breakdown(campaign, public=True),
                            _("Signatures by country: %(title)s", title=campaign.title),
                            dict(country_choices()))
     response = Response(svg, mimetype="image/svg+xml")
-    response.cache_control.public = True
-    response.cache_control.max_age = PUBLIC_MAX_AGE
-    response.cache_control.stale_while_revalidate = PUBLIC_STALE_WHILE_REVALIDATE
     return response
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_login import current_user
 
+from campaigns.core.security import public_page
 from campaigns.moderation.operations import approved_comments
 from campaigns.petitions.operations import listed_campaigns, visible_campaign_or_404
 from campaigns.signatures.forms import SignatureForm
@@ -15,6 +16,7 @@ READER_OWN_PAGE = {"Cache-Control": "private, no-cache"}
 
 
 @bp.get("/")
+@public_page
 def home():
     return render_template("petitions/home.html", campaigns=listed_campaigns())
 

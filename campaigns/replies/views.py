@@ -26,6 +26,7 @@ from campaigns.accounts.policy import Role, can_manage_campaign, require_role
 from campaigns.admin.views import add_menu_item, never_cache
 from campaigns.core.db import db, utcnow
 from campaigns.core.extensions import csrf
+from campaigns.core.security import public_page
 from campaigns.petitions.models import VISIBLE_STATES, Campaign, CampaignTarget
 from campaigns.replies import charts, operations, stats
 from campaigns.replies.forms import (
@@ -92,6 +93,7 @@ def reply_helpers():
 
 
 @bp.get("/companies")
+@public_page
 def tracker():
     sort = request.args.get("sort", "name")
     sort = sort if sort in stats.SORT_KEYS else "name"
@@ -106,6 +108,7 @@ def tracker():
 
 
 @bp.get("/companies.csv")
+@public_page
 def tracker_csv():
     """The tracker's figures as open data (spreadsheet formulas neutralised)."""
     import csv
@@ -133,6 +136,7 @@ def tracker_csv():
 
 
 @bp.get("/commitments")
+@public_page
 def register():
     commitments = db.session.scalars(
         select(Commitment).join(ReplyThread, ReplyThread.id == Commitment.thread_id)

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from campaigns.accounts.policy import Role, require_role
 from campaigns.admin.views import add_menu_item, never_cache
 from campaigns.core.db import db
+from campaigns.core.security import public_page
 from campaigns.targets import operations
 from campaigns.targets.forms import ContactForm, TargetForm
 from campaigns.targets.models import Contact, TargetKind
@@ -31,6 +32,7 @@ def _target_or_404(target_slug: str):
 
 
 @bp.get("/t/<target_slug>")
+@public_page
 def show(target_slug: str):
     target = _target_or_404(target_slug)
     return render_template("targets/show.html", target=target,

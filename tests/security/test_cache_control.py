@@ -21,6 +21,23 @@ def test_public_country_pages_are_cacheable_and_may_be_served_stale(client, camp
         assert int(cache["stale-while-revalidate"]) >= int(cache["max-age"])
 
 
+def test_public_pages_without_forms_are_cacheable_for_anonymous_readers_only(
+        client, campaign, login, make_campaigner):
+    target = campaign.targets[0].target.slug
+    urls = ("/", f"/t/{target}", "/companies", "/companies.csv", "/commitments")
+    for url in urls:
+        cache = directives(client.get(url))
+        assert "public" in cache and int(cache["max-age"]) > 0, url
+        assert int(cache["stale-while-revalidate"]) >= int(cache["max-age"]), url
+    login(make_campaigner())  # a campaigner's copy shows their name in the menu
+    for url in urls + (f"/c/{campaign.slug}/countries",):
+        assert directives(client.get(url)) == {"no-store": None}, url
+
+
+def test_a_missing_public_page_is_not_cached_as_public(client):
+    assert "public" not in directives(client.get("/t/no-such-company"))
+
+
 def test_the_campaign_page_is_kept_out_of_shared_caches(client, campaign):
     cache = directives(client.get(f"/c/{campaign.slug}"))
     assert "private" in cache and "public" not in cache
