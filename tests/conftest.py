@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from campaigns import create_app
 from campaigns.core.db import db, utcnow
@@ -106,9 +108,19 @@ def app_context(app):
         yield
         db.session.remove()
     with app.app_context():
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
-        db.session.commit()
+        # the suite's worker may still be finishing a task of this test: on PostgreSQL its
+        # row locks can make this transaction the victim of a deadlock; then empty again
+        for attempt in range(5):
+            try:
+                for table in reversed(db.metadata.sorted_tables):
+                    db.session.execute(table.delete())
+                db.session.commit()
+                break
+            except DBAPIError:
+                db.session.rollback()
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
         db.session.remove()
     if limiter.enabled:
         limiter.reset()
