@@ -17,6 +17,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
+from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from campaigns.actions.models import DeliveryMode, EmailAction
@@ -88,7 +89,7 @@ def letter_form_for(action: EmailAction, letters: list, **kwargs) -> WriteForm:
         # so that the targets do not receive a thousand identical subject lines
         setattr(ActionWriteForm, subject_name, RadioField(
             _l("Subject of your letter to %(target)s", target=name),
-            choices=[(str(i), s) for i, s in enumerate(letter.subjects)],
+            choices=[SelectChoice(str(i), s) for i, s in enumerate(letter.subjects)],
             default=str(secrets.randbelow(len(letter.subjects))) if letter.subjects else "0",
             validators=[DataRequired(_l("Choose a subject."))]))
         setattr(ActionWriteForm, body_name, TextAreaField(
@@ -134,8 +135,9 @@ class LetterTemplateForm(FlaskForm):
     contact_ids = SelectMultipleField(_l("Who receives it"), coerce=int,
                                       option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False))
     delivery = RadioField(_l("Delivery"), choices=[
-        (DeliveryMode.EACH.value, _l("One email per letter, paced")),
-        (DeliveryMode.DIGEST.value, _l("One email a day with the count and a sample of letters"))],
+        SelectChoice(DeliveryMode.EACH.value, _l("One email per letter, paced")),
+        SelectChoice(DeliveryMode.DIGEST.value,
+                     _l("One email a day with the count and a sample of letters"))],
         default=DeliveryMode.EACH.value)
 
     def validate_subjects(self, field: TextAreaField) -> None:
