@@ -12,7 +12,7 @@ L2  p99 of the act request (POST /c/<slug>/write, send) while the SMTP sink take
 
 Everything runs on 127.0.0.1: an aiosmtpd sink in this process, the app (gunicorn) and a
 Celery worker as subprocesses, on a scratch database (SQLite file, or the PostgreSQL
-database BENCH_LETTERS_PG_DB, default test_letters, reset first) and Redis db 13.
+database BENCH_LETTERS_PG_DB, default bench_letters, created if missing and reset first) and Redis db 13.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BIN, ROOT, free_port, log, run  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_LETTERS_REDIS_URL", "redis://127.0.0.1:6379/13")
-PG_DB = os.environ.get("BENCH_LETTERS_PG_DB", "test_letters")
+PG_DB = os.environ.get("BENCH_LETTERS_PG_DB", "bench_letters")
 SLUG = "bench-letters"
 
 
@@ -97,6 +97,10 @@ def reset(kind: str, env: dict[str, str]) -> None:
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     if kind == "postgresql":
+        exists = run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-tAc",
+                      f"SELECT 1 FROM pg_database WHERE datname = '{PG_DB}'"]).stdout.strip()
+        if not exists:
+            run(["createdb", "-h", "127.0.0.1", "-U", "postgres", PG_DB])
         run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", PG_DB, "-qc",
              "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"])
     run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env)
