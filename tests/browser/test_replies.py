@@ -8,7 +8,6 @@ reminder Celery beat sends before a deadline, which carries the same address.
 """
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -22,6 +21,7 @@ from campaigns.devmail.capture import read_messages
 from tests.browser.conftest import INBOUND_MAIL_SECRET
 from tests.browser.test_launch_flow import create_account, sign_in
 from tests.browser.test_letters import letters_to, write_and_confirm
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -30,14 +30,12 @@ CONTACT = "md@crescent-textiles.example"
 
 
 def wait_for_reminder(platform, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for message in read_messages(platform.instance_dir / "mail"):
-            if (CONTACT in str(message.message["To"]) and message.message["Reply-To"]
-                    and str(message.message["Subject"]).startswith("Reminder:")):
-                return message
-        time.sleep(0.5)
-    raise AssertionError(f"no reminder to {CONTACT} within {timeout:.0f}s")
+    def reminder():
+        return next((message for message in read_messages(platform.instance_dir / "mail")
+                     if CONTACT in str(message.message["To"]) and message.message["Reply-To"]
+                     and str(message.message["Subject"]).startswith("Reminder:")), None)
+
+    return wait_until(reminder, timeout=timeout, interval=0.5, message=f"a reminder to {CONTACT}")
 
 
 def tracker_row(page):
@@ -76,11 +74,8 @@ def test_letter_wave_reply_review_publish_and_public_pages(new_context, platform
 
     # a wave of letters goes out; the factory owner's carries the thread's reply address
     name = write_and_confirm(page, platform, f"Please answer {uuid.uuid4().hex[:8]}")
-    deadline = time.monotonic() + 120
-    while not letters_to(platform, CONTACT, name):
-        assert time.monotonic() < deadline, f"no letter to {CONTACT}"
-        time.sleep(0.5)
-    [letter] = letters_to(platform, CONTACT, name)
+    [letter] = wait_until(lambda: letters_to(platform, CONTACT, name), timeout=120, interval=0.5,
+                          message=f"the letter to {CONTACT}")
     reply_to = str(letter.message["Reply-To"])
     assert reply_to.startswith("reply+")
 
