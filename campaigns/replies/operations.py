@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from campaigns.audit.operations import record
 from campaigns.core.db import db, insert_ignoring_conflicts, utcnow
@@ -163,6 +164,37 @@ def sync_threads(today: date | None = None) -> int:
     for campaign_target in missing:
         ensure_thread(campaign_target, today)
     return len(missing)
+
+
+# --- what the public sees -----------------------------------------------------------------
+
+def latest_published_reply(campaign) -> Reply | None:
+    return db.session.scalars(
+        select(Reply).join(ReplyThread, ReplyThread.id == Reply.thread_id)
+        .join(CampaignTarget, CampaignTarget.id == ReplyThread.campaign_target_id)
+        .where(CampaignTarget.campaign_id == campaign.id, Reply.published_at.is_not(None))
+        .order_by(Reply.published_at.desc(), Reply.id.desc()).limit(1)
+    ).first()
+
+
+def public_thread_of(campaign_target) -> ReplyThread | None:
+    """The thread of a campaign x target for a public page (never created on a GET)."""
+    return db.session.scalars(select(ReplyThread).filter_by(campaign_target_id=campaign_target.id)
+                              .options(selectinload(ReplyThread.replies),
+                                       selectinload(ReplyThread.events),
+                                       selectinload(ReplyThread.commitments),
+                                       selectinload(ReplyThread.demands))).first()
+
+
+def public_commitments() -> list[Commitment]:
+    """The commitment register: published commitments of visible campaigns, newest first."""
+    return db.session.scalars(
+        select(Commitment).join(ReplyThread, ReplyThread.id == Commitment.thread_id)
+        .join(CampaignTarget, CampaignTarget.id == ReplyThread.campaign_target_id)
+        .join(Campaign, Campaign.id == CampaignTarget.campaign_id)
+        .where(Commitment.public.is_(True), Campaign.status.in_(VISIBLE_STATES))
+        .order_by(Commitment.committed_on.desc(), Commitment.id.desc())
+    ).all()
 
 
 def threads_of_campaign(campaign: Campaign) -> list[ReplyThread]:

@@ -27,7 +27,7 @@ from campaigns.admin.views import add_menu_item, never_cache
 from campaigns.core.db import db, utcnow
 from campaigns.core.extensions import csrf
 from campaigns.core.security import public_page
-from campaigns.petitions.models import VISIBLE_STATES, Campaign, CampaignTarget
+from campaigns.petitions.models import Campaign, CampaignTarget
 from campaigns.replies import charts, operations, stats
 from campaigns.replies.forms import (
     GRADE_CHOICES,
@@ -62,24 +62,6 @@ add_menu_item("replies_admin.overview", _l("Replies"), Role.VIEWER)
 
 # --- public --------------------------------------------------------------------------------
 
-def latest_published_reply(campaign) -> Reply | None:
-    return db.session.scalars(
-        select(Reply).join(ReplyThread, ReplyThread.id == Reply.thread_id)
-        .join(CampaignTarget, CampaignTarget.id == ReplyThread.campaign_target_id)
-        .where(CampaignTarget.campaign_id == campaign.id, Reply.published_at.is_not(None))
-        .order_by(Reply.published_at.desc(), Reply.id.desc()).limit(1)
-    ).first()
-
-
-def thread_of(campaign_target) -> ReplyThread | None:
-    """The thread of a campaign x target for a public page (never created on a GET)."""
-    return db.session.scalars(select(ReplyThread).filter_by(campaign_target_id=campaign_target.id)
-                              .options(selectinload(ReplyThread.replies),
-                                       selectinload(ReplyThread.events),
-                                       selectinload(ReplyThread.commitments),
-                                       selectinload(ReplyThread.demands))).first()
-
-
 @bp.app_context_processor
 def reply_helpers():
     def status_label(value: str | None) -> str:
@@ -88,7 +70,8 @@ def reply_helpers():
         except ValueError:
             return ""
 
-    return {"reply_thread_of": thread_of, "latest_published_reply": latest_published_reply,
+    return {"reply_thread_of": operations.public_thread_of,
+            "latest_published_reply": operations.latest_published_reply,
             "status_label": status_label}
 
 
@@ -138,14 +121,7 @@ def tracker_csv():
 @bp.get("/commitments")
 @public_page
 def register():
-    commitments = db.session.scalars(
-        select(Commitment).join(ReplyThread, ReplyThread.id == Commitment.thread_id)
-        .join(CampaignTarget, CampaignTarget.id == ReplyThread.campaign_target_id)
-        .join(Campaign, Campaign.id == CampaignTarget.campaign_id)
-        .where(Commitment.public.is_(True), Campaign.status.in_(VISIBLE_STATES))
-        .order_by(Commitment.committed_on.desc(), Commitment.id.desc())
-    ).all()
-    return render_template("replies/register.html", commitments=commitments)
+    return render_template("replies/register.html", commitments=operations.public_commitments())
 
 
 # --- inbound mail --------------------------------------------------------------------------
