@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from flask_babel import get_locale
 from sqlalchemy import and_, func, or_, select, update
 
 from campaigns.actions.models import (
@@ -34,8 +33,8 @@ from campaigns.core.urls import external_url
 from campaigns.petitions.models import Campaign, CampaignTarget
 from campaigns.privacy.operations import mail_links
 from campaigns.replies.addresses import reply_address
-from campaigns.supporters.models import ConsentPurpose, Supporter
-from campaigns.supporters.operations import record_consent, upsert_supporter
+from campaigns.supporters.models import Supporter
+from campaigns.supporters.operations import supporter_acting
 from campaigns.targets.models import Contact
 
 # bandit B105: a salt label, not a secret
@@ -208,14 +207,8 @@ def write(action: EmailAction, request: LetterRequest) -> list[Letter]:
         raise ActionClosed(action.campaign.slug if action else "")
     campaign = action.campaign
     suspicious = request.suspicion is not None
-    supporter = upsert_supporter(
-        email=request.email, first_name=request.first_name, last_name=request.last_name,
-        country=request.country, postcode=request.postcode, locale=str(get_locale() or "en"),
-    )
-    if request.consent_updates and not suspicious:
-        record_consent(supporter, purpose=ConsentPurpose.CAMPAIGN_UPDATES, granted=True,
-                       wording=request.consent_wording, campaign_id=campaign.id,
-                       source=f"web:letters:{campaign.slug}")
+    supporter = supporter_acting(request, campaign_id=campaign.id,
+                                 source=f"web:letters:{campaign.slug}")
     skip_confirmation = not suspicious and _recently_confirmed(supporter)
     now = utcnow()
     letters_by_target = {letter.id: letter for letter in action.letters}

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import get_locale
 from sqlalchemy import or_, select, update
 
 from campaigns.core.db import db, insert_row_ignoring_conflicts, utcnow
@@ -20,8 +19,8 @@ from campaigns.signatures.models import (
     SignatureCountChange,
     SignatureState,
 )
-from campaigns.supporters.models import ConsentPurpose, Supporter
-from campaigns.supporters.operations import canonical_email, record_consent, upsert_supporter
+from campaigns.supporters.models import Supporter
+from campaigns.supporters.operations import canonical_email, supporter_acting
 
 # bandit B105: a salt label, not a secret
 TOKEN_PURPOSE = "confirm-signature"  # nosec B105
@@ -75,14 +74,8 @@ def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
     if not campaign.accepts_signatures():
         raise CampaignClosed(campaign.slug)
     suspicious = request.suspicion is not None
-    supporter = upsert_supporter(
-        email=request.email, first_name=request.first_name, last_name=request.last_name,
-        country=request.country, postcode=request.postcode, locale=str(get_locale() or "en"),
-    )
-    if request.consent_updates and not suspicious:
-        record_consent(supporter, purpose=ConsentPurpose.CAMPAIGN_UPDATES, granted=True,
-                       wording=request.consent_wording, campaign_id=campaign.id,
-                       source=f"{request.source or 'web'}:petition:{campaign.slug}")
+    supporter = supporter_acting(request, campaign_id=campaign.id,
+                                 source=f"{request.source or 'web'}:petition:{campaign.slug}")
     now = utcnow()
     signature = insert_row_ignoring_conflicts(
         Signature,

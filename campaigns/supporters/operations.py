@@ -1,6 +1,9 @@
 """Finding and recording supporters, and their consents (append-only; the latest row counts)."""
 from __future__ import annotations
 
+from typing import Protocol
+
+from flask_babel import get_locale
 from sqlalchemy import Select, func, select
 
 from campaigns.core.db import db, insert_row_ignoring_conflicts
@@ -96,3 +99,29 @@ def withdraw_consents(supporter: Supporter, *, wording: str, source: str) -> lis
                                         wording=wording, source=source))
     db.session.flush()
     return added
+
+
+class SupporterDetails(Protocol):
+    """What a sign or write request says about the person (both request types have it)."""
+
+    email: str
+    first_name: str
+    last_name: str
+    country: str
+    postcode: str | None
+    consent_updates: bool
+    consent_wording: str
+    suspicion: str | None
+
+
+def supporter_acting(details: SupporterDetails, *, campaign_id: int, source: str) -> Supporter:
+    """The supporter behind a signature or a letter, created if new, with their consent to
+    campaign updates recorded when they gave it (never for a suspicious request)."""
+    supporter = upsert_supporter(
+        email=details.email, first_name=details.first_name, last_name=details.last_name,
+        country=details.country, postcode=details.postcode, locale=str(get_locale() or "en"),
+    )
+    if details.consent_updates and details.suspicion is None:
+        record_consent(supporter, purpose=ConsentPurpose.CAMPAIGN_UPDATES, granted=True,
+                       wording=details.consent_wording, campaign_id=campaign_id, source=source)
+    return supporter
