@@ -35,11 +35,11 @@ def add_signatures():
                                  .order_by(Supporter.id)).all()
         when = utcnow() - timedelta(days=days_ago)
         db.session.execute(insert(Signature), [
-            dict(campaign_id=campaign.id, supporter_id=supporter_id, public=public,
-                 comment=comment, source=source, created_at=when,
-                 state=SignatureState.CONFIRMED if confirmed else SignatureState.PENDING,
-                 confirmed_at=when if confirmed else None,
-                 comment_state=CommentState.PENDING, **fields) for supporter_id in ids])
+            {"campaign_id": campaign.id, "supporter_id": supporter_id, "public": public,
+             "comment": comment, "source": source, "created_at": when,
+             "state": SignatureState.CONFIRMED if confirmed else SignatureState.PENDING,
+             "confirmed_at": when if confirmed else None,
+             "comment_state": CommentState.PENDING, **fields} for supporter_id in ids])
         db.session.commit()
         if confirmed:
             from campaigns.signatures.tasks import reconcile_signature_counts

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -61,6 +61,21 @@ def test_formula_cells_are_neutralised(client, login, make_campaigner, campaign,
     [row] = read_csv(client.get(f"/admin/campaigns/{campaign.slug}/export.csv").get_data(as_text=True))
     for column in ("first_name", "comment", "source"):
         assert row[column] == "'" + value
+
+
+def test_times_are_iso_8601_in_utc(client, login, make_campaigner, campaign, add_signatures):
+    """Written by the database (as datetime.isoformat() writes them): "+00:00", and no
+    ".000000" when the microseconds are zero."""
+    signed = datetime(2026, 3, 14, 22, 5, 9, 123456, tzinfo=timezone.utc)
+    confirmed = datetime(2026, 3, 15, 1, 0, 0, tzinfo=timezone(timedelta(hours=2)))
+    add_signatures(campaign, 1, created_at=signed, confirmed_at=confirmed)
+    add_signatures(campaign, 1, confirmed=False, created_at=signed.replace(microsecond=0))
+    login(make_campaigner("campaigner"))
+    rows = read_csv(client.get(f"/admin/campaigns/{campaign.slug}/export.csv").get_data(as_text=True))
+    assert [(row["signed_at"], row["confirmed_at"], row["public"]) for row in rows] == [
+        ("2026-03-14T22:05:09.123456+00:00", "2026-03-14T23:00:00+00:00", "no"),
+        ("2026-03-14T22:05:09+00:00", "", "no"),
+    ]
 
 
 def test_the_export_is_streamed_in_batches(client, login, make_campaigner, campaign, add_signatures,
