@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from campaigns.actions.models import (
@@ -75,13 +75,18 @@ class IllegalMove(Exception):
 
 # --- states -------------------------------------------------------------------------------
 
+_letter_table = Letter.__table__
+
+
 def _moving(letter_ids, source: set[LetterState] | frozenset[LetterState], target: LetterState,
             **values):
     illegal = [s for s in source if target not in TRANSITIONS[s]]
     if illegal:
         raise IllegalMove(f"{illegal} -> {target}")
-    return (update(Letter).where(Letter.id.in_(letter_ids), Letter.state.in_(list(source)))
-            .values(state=target, **values).execution_options(synchronize_session=False))
+    # Core, not the ORM's bulk UPDATE: the session's loaded letters are not synchronised
+    # anyway, and a letter's delivery runs this once per email sent
+    return (update(_letter_table).where(_letter_table.c.id.in_(letter_ids), _letter_table.c.state.in_(list(source)))
+            .values(state=target, **values))
 
 
 def move(letter_ids, source: set[LetterState] | frozenset[LetterState], target: LetterState,
@@ -533,23 +538,29 @@ def _hand_to_outbox(emails: list[dict], letter_ids: list[list[int]]) -> list[int
     return list(ids)
 
 
+#: a sent email's letters move to sent, returning their contacts' soft-bounce counts; built
+#: once (with bind parameters) because it runs for every letter sent
+_LETTERS_SENT = _moving(
+    select(_letter_table.c.id).where(_letter_table.c.email_id == bindparam("outgoing_id")),
+    {LetterState.RELEASED}, LetterState.SENT, sent_at=bindparam("delivered_at"),
+).returning(_letter_table.c.contact_id, select(Contact.__table__.c.soft_bounces)
+            .where(Contact.__table__.c.id == _letter_table.c.contact_id).scalar_subquery())
+
+
 @on_delivery(LETTER_KIND, DIGEST_KIND)
 def follow_delivery(delivery: Delivery) -> None:
     """The outbox sent (or gave up on) the email carrying these letters: they follow it, in
     the transaction recording it. Runs once per letter sent, so it costs one UPDATE; a
     contact's soft-bounce count is reset only when it has one."""
-    mine = select(Letter.id).where(Letter.email_id == delivery.email_id)
     if delivery.state == EmailState.SENT:
-        soft_bounces = select(Contact.soft_bounces).where(Contact.id == Letter.contact_id) \
-            .correlate(Letter).scalar_subquery()
-        moved = move_returning(mine, {LetterState.RELEASED}, LetterState.SENT,
-                               (Letter.contact_id, soft_bounces), sent_at=delivery.at)
-        bounced = {contact_id for contact_id, count in moved if count}
+        moved = db.session.execute(_LETTERS_SENT, {"outgoing_id": delivery.email_id, "delivered_at": delivery.at})
+        bounced = {contact_id for contact_id, soft_bounces in moved if soft_bounces}
         if bounced:
             db.session.execute(update(Contact).where(Contact.id.in_(bounced))
                                .values(soft_bounces=0).execution_options(synchronize_session=False))
     elif delivery.state == EmailState.FAILED:
-        move(mine, {LetterState.RELEASED}, LetterState.FAILED, last_error=delivery.last_error)
+        move(select(Letter.id).where(Letter.email_id == delivery.email_id), {LetterState.RELEASED},
+             LetterState.FAILED, last_error=delivery.last_error)
 
 
 def hold_letters_to(contact: Contact) -> int:

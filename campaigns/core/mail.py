@@ -38,7 +38,7 @@ from celery import shared_task
 from flask import Flask, current_app
 from flask_mail import Connection, sanitize_address, sanitize_subject
 from jinja2 import FileSystemLoader
-from sqlalchemy import JSON, String, Text, cast, func, literal, or_, select, update
+from sqlalchemy import JSON, String, Text, bindparam, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.core.celery import enqueue
@@ -392,6 +392,11 @@ def _claim(email_ids: list[int], until: datetime, now: datetime, held_until: dat
     ).all()
 
 
+#: one attempt's outcome (the columns to set are the parameters); built once, as it runs
+#: for every email sent
+_RECORD = update(_outbox).where(_outbox.c.id == bindparam("email_id"))
+
+
 def deliver_batch(email_ids: list[int]) -> dict[int, str]:
     """Send these outbox emails; returns each one's outcome (sent, retry, failed, skipped,
     gone).
@@ -448,8 +453,7 @@ def _record(email: Any, state: EmailState | None, **values: Any) -> bool:
     to the listeners of the email's kind in the same one; False when the row is gone."""
     if state is not None:
         values["state"] = state
-    recorded = db.session.execute(
-        update(_outbox).where(_outbox.c.id == email.id).values(claimed_until=None, **values)).rowcount
+    recorded = db.session.execute(_RECORD, {"email_id": email.id, "claimed_until": None, **values}).rowcount
     if recorded and state is not None:
         delivery = Delivery(email.id, email.kind, state, values.get("sent_at") or utcnow(),
                             values.get("last_error"))
