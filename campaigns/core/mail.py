@@ -263,7 +263,7 @@ def _text_part(text: str, subtype: str) -> bytes:
 def build_message(email: Any, message_id: str) -> tuple[str, str, bytes]:
     """The envelope sender, the recipient and the bytes of one outbox email.
 
-    Built directly with the stdlib (about 0.1 ms, against 1.1 ms for Flask-Mail's MIME
+    Built directly with the stdlib (about 0.2 ms, against 1.1 ms for Flask-Mail's MIME
     objects): the headers are those Flask-Mail wrote (From and Reply-To as finished values,
     built with formataddr; the subject and addresses as Flask-Mail sanitises them), the text
     and html parts quoted-printable, as multipart/alternative when there is an html part.
@@ -336,10 +336,9 @@ class _Sender:
 
     def close(self) -> None:
         if self.connection is not None and not self.kept:
-            # bandit B110: the server may have closed the connection already
             try:
                 self.connection.host.quit()
-            except (OSError, smtplib.SMTPException):  # nosec B110
+            except (OSError, smtplib.SMTPException):  # the server closed it already
                 self.connection.host.close()
         self.connection = None
 
