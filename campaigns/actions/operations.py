@@ -6,6 +6,7 @@ Every change of a letter's state goes through ``move()`` and ``TRANSITIONS`` (mo
 from __future__ import annotations
 
 import email.utils
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -354,10 +355,15 @@ def _after_queued(action: EmailAction) -> None:
 
 # --- sending ------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=8)
+def _address_of(sender: str) -> str:
+    return email.utils.parseaddr(sender)[1]
+
+
 def sender_for(supporter: Supporter) -> str:
     """``"Ana Silva via Threadline" <our address>``: the supporter's name, never their address
     (DMARC). The name is reduced to one line and encoded by formataddr."""
-    _, address = email.utils.parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    address = _address_of(current_app.config["MAIL_DEFAULT_SENDER"])
     name = clean_line(ADDRESS_PUNCTUATION.sub(" ", f"{supporter.first_name} {supporter.last_name}"))
     display = clean_line(f"{name or current_app.config['SITE_NAME']} via {current_app.config['SITE_NAME']}")
     return email.utils.formataddr((display, address), charset="utf-8")
@@ -531,11 +537,19 @@ def _release_digest(action: EmailAction, contact: Contact, letters: list[Letter]
 def _hand_to_outbox(emails: list[dict], letter_ids: list[list[int]]) -> list[int]:
     """Add these emails to the outbox in one INSERT, each for its letters (already moved
     to released by this transaction); their ids."""
-    ids = db.session.scalars(insert(OutgoingEmail).returning(OutgoingEmail.id, sort_by_parameter_order=True),
-                             emails).all()
-    db.session.execute(update(Letter), [{"id": letter_id, "email_id": email_id}
-                                        for email_id, group in zip(ids, letter_ids) for letter_id in group])
+    connection = db.session.connection()
+    ids = connection.execute(_ADD_EMAILS, emails).scalars().all()
+    connection.execute(_LINK_LETTERS, [{"letter_id": letter_id, "outgoing_id": email_id}
+                                       for email_id, group in zip(ids, letter_ids) for letter_id in group])
     return list(ids)
+
+
+#: Core statements of _hand_to_outbox (one INSERT for the chunk's emails, their ids in order;
+#: each letter linked to its email), built once
+_ADD_EMAILS = insert(OutgoingEmail.__table__).returning(OutgoingEmail.__table__.c.id,
+                                                        sort_by_parameter_order=True)
+_LINK_LETTERS = update(_letter_table).where(_letter_table.c.id == bindparam("letter_id")) \
+    .values(email_id=bindparam("outgoing_id"))
 
 
 #: a sent email's letters move to sent, returning their contacts' soft-bounce counts; built
@@ -553,7 +567,8 @@ def follow_delivery(delivery: Delivery) -> None:
     the transaction recording it. Runs once per letter sent, so it costs one UPDATE; a
     contact's soft-bounce count is reset only when it has one."""
     if delivery.state == EmailState.SENT:
-        moved = db.session.execute(_LETTERS_SENT, {"outgoing_id": delivery.email_id, "delivered_at": delivery.at})
+        moved = db.session.connection().execute(
+            _LETTERS_SENT, {"outgoing_id": delivery.email_id, "delivered_at": delivery.at})
         bounced = {contact_id for contact_id, soft_bounces in moved if soft_bounces}
         if bounced:
             db.session.execute(update(Contact).where(Contact.id.in_(bounced))

@@ -138,8 +138,9 @@ def render_text_email(template: str, **context: Any) -> tuple[str, str]:
     """Render the subject and text blocks of ``emails/<template>.html`` (a plain-text email)."""
     _, text_env = current_app.extensions["email_environments"]
     tmpl = text_env.get_template(f"{template}.html")
-    subject = "".join(tmpl.blocks["subject"](tmpl.new_context(context)))
-    text = "".join(tmpl.blocks["text"](tmpl.new_context(context)))
+    rendering = tmpl.new_context(context)  # the two blocks only read it
+    subject = "".join(tmpl.blocks["subject"](rendering))
+    text = "".join(tmpl.blocks["text"](rendering))
     return " ".join(subject.split()), text.strip()
 
 
@@ -467,9 +468,10 @@ def _record(email: Any, state: EmailState | None, **values: Any) -> bool:
     to the listeners of the email's kind in the same one; False when the row is gone."""
     if state is not None:
         values["state"] = state
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(_ASYNCHRONOUS_COMMIT)
-    recorded = db.session.execute(_RECORD, {"email_id": email.id, "claimed_until": None, **values}).rowcount
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_ASYNCHRONOUS_COMMIT)
+    recorded = connection.execute(_RECORD, {"email_id": email.id, "claimed_until": None, **values}).rowcount
     if recorded and state is not None:
         delivery = Delivery(email.id, email.kind, state, values.get("sent_at") or utcnow(),
                             values.get("last_error"))
