@@ -396,8 +396,18 @@ def _released_last_hour(contact_id: int, now: datetime) -> int:
     ) or 0
 
 
+@dataclass
+class ReleaseRun:
+    """What one run of the releaser has released so far, across its chunks."""
+
+    #: letters per campaign target: one public "letters sent" wave each, once per run
+    waves: Counter[int] = field(default_factory=Counter)
+    #: letters per contact: at most RELEASE_BATCH each per run
+    per_contact: Counter[int] = field(default_factory=Counter)
+
+
 def release_due(action: EmailAction, now: datetime | None = None, *, limit: int | None = None,
-                waves: Counter[int] | None = None) -> int:
+                run: ReleaseRun | None = None) -> int:
     """Hand to the outbox the queued letters each contact's pacing allows now.
 
     Per contact: within the sending window of the contact's time zone, at most
@@ -405,15 +415,16 @@ def release_due(action: EmailAction, now: datetime | None = None, *, limit: int 
     beyond stay queued for a later run, none is dropped. Returns the letters released.
 
     With ``limit``, stops once that many are released (a digest goes whole), so that the
-    caller can commit and enqueue their delivery while it releases the next ones; the
-    letters released per campaign target are then added to ``waves`` for the caller to
-    record once for the whole run (``record_waves``) rather than one public wave per chunk.
+    caller can commit and enqueue their delivery while it releases the next ones; it then
+    passes the same ``run`` to each chunk and records its waves once at the end
+    (``record_waves``) rather than one public wave per chunk.
     """
     now = now or utcnow()
     if action.paused or not action.active:
         return 0
     released = 0
-    run_waves: Counter[int] = Counter() if waves is None else waves
+    chunked = run is not None
+    run = run or ReleaseRun()
     email_ids: list[int] = []
     contact_ids = db.session.scalars(
         select(Letter.contact_id).where(Letter.action_id == action.id,
@@ -439,7 +450,8 @@ def release_due(action: EmailAction, now: datetime | None = None, *, limit: int 
                 continue
             ids, letters = _release_digest(action, contact, db.session.scalars(queued).all(), now)
         else:
-            allowance = min(action.max_per_hour - _released_last_hour(contact_id, now), RELEASE_BATCH)
+            allowance = min(action.max_per_hour - _released_last_hour(contact_id, now),
+                            RELEASE_BATCH - run.per_contact[contact_id])
             if limit is not None:
                 allowance = min(allowance, limit - released)
             if allowance <= 0:
@@ -449,10 +461,11 @@ def release_due(action: EmailAction, now: datetime | None = None, *, limit: int 
             ids, letters = _release_each(action, contact, letter_ids, now)
         email_ids += ids
         for letter in letters:
-            run_waves[letter.action_target.campaign_target_id] += 1
+            run.waves[letter.action_target.campaign_target_id] += 1
+        run.per_contact[contact_id] += len(letters)
         released += len(letters)
-    if waves is None:
-        record_waves(run_waves)
+    if not chunked:
+        record_waves(run.waves)
     if email_ids:
         from campaigns.core.db import after_commit
         from campaigns.core.mail import enqueue_deliveries

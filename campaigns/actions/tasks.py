@@ -1,8 +1,6 @@
 """Background work on letters: releasing them at each contact's pace."""
 from __future__ import annotations
 
-from collections import Counter
-
 from celery import shared_task
 
 from campaigns.actions import operations
@@ -25,17 +23,17 @@ def release_letters(action_id: int) -> int:
     letter is released by a conditional UPDATE, so a run repeated after a crash releases
     nothing twice. The public "letters sent" wave is recorded once, with the last chunk.
     """
-    waves: Counter[int] = Counter()
+    run = operations.ReleaseRun()
     released = 0
     while True:
         action = db.session.get(EmailAction, action_id, with_for_update=True, populate_existing=True)
         if action is None:
             db.session.rollback()
             return released
-        chunk = operations.release_due(action, limit=RELEASE_CHUNK, waves=waves)
+        chunk = operations.release_due(action, limit=RELEASE_CHUNK, run=run)
         released += chunk
         if chunk < RELEASE_CHUNK:
-            operations.record_waves(waves)
+            operations.record_waves(run.waves)
         db.session.commit()  # this chunk's emails are enqueued now (the sweep catches up)
         if chunk < RELEASE_CHUNK:
             return released
