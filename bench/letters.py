@@ -3,9 +3,12 @@
     python bench/letters.py                  # L1 and L2 on SQLite with Redis db 13
     python bench/letters.py --only L1 --db postgresql
 
-L1  letters delivered per second through Celery (release task + one outbox delivery per
-    letter, 2 worker processes) to a local SMTP sink, divided by a raw smtplib loop sending
-    the same number of messages of the same size over one connection (goal >= 0.8).
+L1  letters delivered per second through Celery (the release task, then outbox deliveries
+    of 25 letters per task, 2 worker processes) to a local SMTP sink, divided by a raw
+    smtplib loop sending the same number of messages of the same size over one connection
+    (goal >= 0.8). The clock runs from enqueueing the release task to the last letter
+    accepted. Also shown, not the ratio: the rate from the first letter accepted to the last
+    (delivery once under way, without the release of the first chunk).
 L2  p99 of the act request (POST /c/<slug>/write, send) while the SMTP sink takes 500 ms per
     message, divided by its p99 with a sink answering at once (goal <= 1.1): the request
     only writes rows; mail goes out from the worker after the commit.
@@ -198,7 +201,7 @@ def raw_smtplib(port: int, count: int, size: int) -> float:
 def l1(kind: str, letters: int, rounds: int) -> str:
     sink = CountingSink()
     controller, mail_port = start_sink(sink)
-    celery_rates, raw_rates = [], []
+    celery_rates, raw_rates, flow_rates = [], [], []
     try:
         for round_ in range(rounds):
             with tempfile.TemporaryDirectory(prefix="bench-letters-") as tmp:
@@ -217,18 +220,22 @@ def l1(kind: str, letters: int, rounds: int) -> str:
                     if sink.count < letters:
                         raise RuntimeError(f"only {sink.count} of {letters} letters arrived")
                     rate = letters / (sink.last_wall - enqueued_at)
+                    flow = (letters - 1) / (sink.last_wall - sink.first_wall)
                 finally:
                     stop(worker)
             raw = raw_smtplib(mail_port, letters, sink.size)
             celery_rates.append(rate)
             raw_rates.append(raw)
+            flow_rates.append(flow)
             log(f"L1 {kind} round {round_ + 1}: celery {rate:.1f} letters/s (first letter after "
-                f"{sink.first_wall - enqueued_at:.2f} s), raw smtplib {raw:.1f}/s")
+                f"{sink.first_wall - enqueued_at:.2f} s, then {flow:.1f}/s), raw smtplib {raw:.1f}/s")
     finally:
         controller.stop()
     celery, raw = statistics.median(celery_rates), statistics.median(raw_rates)
+    flow = statistics.median(flow_rates)
     return (f"L1 {kind}: {celery / raw:.3f} (celery {celery:.1f} letters/s incl. release; raw "
-            f"smtplib one connection {raw:.1f}/s; {letters} letters, median of {rounds}; goal >= 0.8)")
+            f"smtplib one connection {raw:.1f}/s; {letters} letters, median of {rounds}; goal >= 0.8; "
+            f"from the first letter accepted to the last {flow:.1f}/s = {flow / raw:.3f} of raw, not the ratio)")
 
 
 # --- L2 -----------------------------------------------------------------------------------

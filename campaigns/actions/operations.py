@@ -6,6 +6,7 @@ Every change of a letter's state goes through ``move()`` and ``TRANSITIONS`` (mo
 from __future__ import annotations
 
 import email.utils
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from campaigns.actions.models import (
     CANCELLABLE_STATES,
@@ -27,7 +29,15 @@ from campaigns.actions.models import (
 )
 from campaigns.audit.operations import record
 from campaigns.core.db import db, insert_ignoring_conflicts, utcnow
-from campaigns.core.mail import EmailState, OutgoingEmail, on_delivery, queue_email, render_email
+from campaigns.core.mail import (
+    Delivery,
+    EmailState,
+    OutgoingEmail,
+    on_delivery,
+    queue_email,
+    render_email,
+    render_text_email,
+)
 from campaigns.core.tokens import BadSignature, SignatureExpired, make_token, read_token
 from campaigns.core.urls import external_url
 from campaigns.petitions.models import Campaign, CampaignTarget
@@ -66,17 +76,33 @@ class IllegalMove(Exception):
 
 # --- states -------------------------------------------------------------------------------
 
+_letter_table = Letter.__table__
+
+
+def _moving(letter_ids, source: set[LetterState] | frozenset[LetterState], target: LetterState,
+            **values):
+    illegal = [s for s in source if target not in TRANSITIONS[s]]
+    if illegal:
+        raise IllegalMove(f"{illegal} -> {target}")
+    # Core, not the ORM's bulk UPDATE: the session's loaded letters are not synchronised
+    # anyway, and a letter's delivery runs this once per email sent
+    return (update(_letter_table).where(_letter_table.c.id.in_(letter_ids), _letter_table.c.state.in_(list(source)))
+            .values(state=target, **values))
+
+
 def move(letter_ids, source: set[LetterState] | frozenset[LetterState], target: LetterState,
          **values) -> int:
     """Move the letters among ``letter_ids`` (ids or a SELECT of ids) that are in one of
     ``source`` to ``target``, in one conditional UPDATE; returns how many moved."""
-    illegal = [s for s in source if target not in TRANSITIONS[s]]
-    if illegal:
-        raise IllegalMove(f"{illegal} -> {target}")
-    return db.session.execute(
-        update(Letter).where(Letter.id.in_(letter_ids), Letter.state.in_(list(source)))
-        .values(state=target, **values).execution_options(synchronize_session=False)
-    ).rowcount
+    return db.session.execute(_moving(letter_ids, source, target, **values)).rowcount
+
+
+def move_returning(letter_ids, source: set[LetterState] | frozenset[LetterState],
+                   target: LetterState, columns: tuple, **values) -> list:
+    """The same move, returning these columns of the letters that moved (which ones, when
+    another transaction may have moved some first)."""
+    return db.session.execute(_moving(letter_ids, source, target, **values)
+                              .returning(*columns)).all()
 
 
 # --- the action ---------------------------------------------------------------------------
@@ -329,10 +355,15 @@ def _after_queued(action: EmailAction) -> None:
 
 # --- sending ------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=8)
+def _address_of(sender: str) -> str:
+    return email.utils.parseaddr(sender)[1]
+
+
 def sender_for(supporter: Supporter) -> str:
     """``"Ana Silva via Threadline" <our address>``: the supporter's name, never their address
     (DMARC). The name is reduced to one line and encoded by formataddr."""
-    _, address = email.utils.parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    address = _address_of(current_app.config["MAIL_DEFAULT_SENDER"])
     name = clean_line(ADDRESS_PUNCTUATION.sub(" ", f"{supporter.first_name} {supporter.last_name}"))
     display = clean_line(f"{name or current_app.config['SITE_NAME']} via {current_app.config['SITE_NAME']}")
     return email.utils.formataddr((display, address), charset="utf-8")
@@ -365,24 +396,43 @@ def _released_last_hour(contact_id: int, now: datetime) -> int:
     ) or 0
 
 
-def release_due(action: EmailAction, now: datetime | None = None) -> int:
+@dataclass
+class ReleaseRun:
+    """What one run of the releaser has released so far, across its chunks."""
+
+    #: letters per campaign target: one public "letters sent" wave each, once per run
+    waves: Counter[int] = field(default_factory=Counter)
+    #: letters per contact: at most RELEASE_BATCH each per run
+    per_contact: Counter[int] = field(default_factory=Counter)
+
+
+def release_due(action: EmailAction, now: datetime | None = None, *, limit: int | None = None,
+                run: ReleaseRun | None = None) -> int:
     """Hand to the outbox the queued letters each contact's pacing allows now.
 
     Per contact: within the sending window of the contact's time zone, at most
     ``max_per_hour`` an hour; contacts on a digest get at most one email a day. Letters
     beyond stay queued for a later run, none is dropped. Returns the letters released.
+
+    With ``limit``, stops once that many are released (a digest goes whole), so that the
+    caller can commit and enqueue their delivery while it releases the next ones; it then
+    passes the same ``run`` to each chunk and records its waves once at the end
+    (``record_waves``) rather than one public wave per chunk.
     """
     now = now or utcnow()
     if action.paused or not action.active:
         return 0
     released = 0
-    waves: Counter[int] = Counter()
+    chunked = run is not None
+    run = run or ReleaseRun()
     email_ids: list[int] = []
     contact_ids = db.session.scalars(
         select(Letter.contact_id).where(Letter.action_id == action.id,
                                         Letter.state == LetterState.QUEUED)
         .group_by(Letter.contact_id).order_by(Letter.contact_id)).all()
     for contact_id in contact_ids:
+        if limit is not None and released >= limit:
+            break
         contact = db.session.get(Contact, contact_id)
         if contact.address_invalid_at is not None or not contact.email:
             hold_letters_to(contact)
@@ -398,30 +448,34 @@ def release_due(action: EmailAction, now: datetime | None = None) -> int:
                         Letter.contact_id == contact_id, Letter.action_id == action.id,
                         Letter.released_at > now - timedelta(days=1))):
                 continue
-            letters = db.session.scalars(queued).all()
-            email_ids.append(_release_digest(action, contact, letters, now))
+            ids, letters = _release_digest(action, contact, db.session.scalars(queued).all(), now)
         else:
-            allowance = min(action.max_per_hour - _released_last_hour(contact_id, now), RELEASE_BATCH)
+            allowance = min(action.max_per_hour - _released_last_hour(contact_id, now),
+                            RELEASE_BATCH - run.per_contact[contact_id])
+            if limit is not None:
+                allowance = min(allowance, limit - released)
             if allowance <= 0:
                 continue
-            letters = db.session.scalars(queued.limit(allowance)).all()
-            for letter in letters:
-                email_ids.append(_release_one(action, letter, now))
+            letter_ids = db.session.scalars(
+                queued.with_only_columns(Letter.id).limit(allowance)).all()
+            ids, letters = _release_each(action, contact, letter_ids, now)
+        email_ids += ids
         for letter in letters:
-            waves[letter.action_target.campaign_target_id] += 1
+            run.waves[letter.action_target.campaign_target_id] += 1
+        run.per_contact[contact_id] += len(letters)
         released += len(letters)
-    db.session.flush()
-    _record_waves(waves)
-    due = [email_id for email_id in email_ids if email_id is not None]
-    if due:
+    if not chunked:
+        record_waves(run.waves)
+    if email_ids:
         from campaigns.core.db import after_commit
         from campaigns.core.mail import enqueue_deliveries
 
-        after_commit(lambda: enqueue_deliveries(due))
+        after_commit(lambda: enqueue_deliveries(email_ids))
     return released
 
 
-def _record_waves(waves: Counter[int]) -> None:
+def record_waves(waves: Counter[int]) -> None:
+    """A public "letters sent" event on each target's thread, for the letters just released."""
     from campaigns.replies.timeline import letter_wave_sent
 
     for campaign_target_id, count in sorted(waves.items()):
@@ -443,62 +497,98 @@ def _reply_to(action: EmailAction, letter: Letter) -> str:
     return reply_address(letter.action_target.campaign_target.reply_token)
 
 
-def _release_one(action: EmailAction, letter: Letter, now: datetime) -> int | None:
-    contact, supporter = letter.contact, letter.supporter
-    # a letter written in test mode stays a test, even once the action went live
-    test = action.test_mode or letter.test
-    subject, text, html = render_email(
-        "actions/letter", letter=letter, contact=contact, supporter=supporter, test=test,
-        campaign=action.campaign, target=letter.action_target.campaign_target.target)
-    outgoing = OutgoingEmail(
-        kind=LETTER_KIND, to_address=_address(action, contact, test), subject=subject[:300],
-        text_body=text, html_body=html, from_address=sender_for(supporter),
-        reply_to=_reply_to(action, letter),
-        headers={"X-Threadline-Letter": str(letter.id), **({"X-Threadline-Test": "yes"} if test else {})})
-    return _hand_to_outbox(outgoing, [letter.id], now)
+def _release_each(action: EmailAction, contact: Contact, letter_ids: list[int],
+                  now: datetime) -> tuple[list[int], list[Letter]]:
+    """One email per letter to this contact: the letters still queued among ``letter_ids``
+    are moved to released in one UPDATE (one cancelled meanwhile is not sent), rendered as
+    plain text (a letter has no html part) and their emails added in one INSERT."""
+    moved = [row.id for row in move_returning(letter_ids, {LetterState.QUEUED}, LetterState.RELEASED,
+                                              (Letter.id,), released_at=now)]
+    if not moved:
+        return [], []
+    letters = db.session.scalars(
+        select(Letter).where(Letter.id.in_(moved)).order_by(Letter.id)
+        .options(selectinload(Letter.supporter)).execution_options(populate_existing=True)).all()
+    emails = []
+    for letter in letters:
+        supporter = letter.supporter
+        # a letter written in test mode stays a test, even once the action went live
+        test = action.test_mode or letter.test
+        subject, text = render_text_email(
+            "actions/letter", letter=letter, contact=contact, supporter=supporter, test=test,
+            campaign=action.campaign, target=letter.action_target.campaign_target.target)
+        emails.append(dict(
+            kind=LETTER_KIND, to_address=_address(action, contact, test), subject=subject[:300],
+            text_body=text, html_body=None, from_address=sender_for(supporter),
+            reply_to=_reply_to(action, letter),
+            headers={"X-Threadline-Letter": str(letter.id), **({"X-Threadline-Test": "yes"} if test else {})}))
+    return _hand_to_outbox(emails, [[letter.id] for letter in letters]), letters
 
 
 def _release_digest(action: EmailAction, contact: Contact, letters: list[Letter],
-                    now: datetime) -> int | None:
+                    now: datetime) -> tuple[list[int], list[Letter]]:
+    """One email for all these letters to the contact (those still queued)."""
+    moved = {row.id for row in move_returning([letter.id for letter in letters], {LetterState.QUEUED},
+                                              LetterState.RELEASED, (Letter.id,), released_at=now)}
+    letters = [letter for letter in letters if letter.id in moved]
+    if not letters:
+        return [], []
     sample = letters[:current_app.config["LETTER_DIGEST_SAMPLE"]]
     campaign_target = letters[0].action_target.campaign_target
     test = action.test_mode or any(letter.test for letter in letters)
     subject, text, html = render_email(
         "actions/digest", letters=sample, count=len(letters), contact=contact,
         test=test, campaign=action.campaign, target=campaign_target.target)
-    outgoing = OutgoingEmail(
+    outgoing = dict(
         kind=DIGEST_KIND, to_address=_address(action, contact, test), subject=subject[:300],
-        text_body=text, html_body=html, reply_to=reply_address(campaign_target.reply_token),
+        text_body=text, html_body=html, from_address=None, reply_to=reply_address(campaign_target.reply_token),
         headers={"X-Threadline-Letters": f"{letters[0].id}-{letters[-1].id}",
                  **({"X-Threadline-Test": "yes"} if test else {})})
-    return _hand_to_outbox(outgoing, [letter.id for letter in letters], now)
+    return _hand_to_outbox([outgoing], [[letter.id for letter in letters]]), letters
 
 
-def _hand_to_outbox(outgoing: OutgoingEmail, letter_ids: list[int], now: datetime) -> int | None:
-    """Add the email to the outbox for these letters; its id, or None when the letters
-    were cancelled or released meanwhile (then the email must not go out)."""
-    db.session.add(outgoing)
-    db.session.flush()
-    moved = move(letter_ids, {LetterState.QUEUED}, LetterState.RELEASED, email_id=outgoing.id,
-                 released_at=now)
-    if not moved:
-        db.session.delete(outgoing)
-        db.session.flush()
-        return None
-    return outgoing.id
+def _hand_to_outbox(emails: list[dict], letter_ids: list[list[int]]) -> list[int]:
+    """Add these emails to the outbox in one INSERT, each for its letters (already moved
+    to released by this transaction); their ids."""
+    connection = db.session.connection()
+    ids = connection.execute(_ADD_EMAILS, emails).scalars().all()
+    connection.execute(_LINK_LETTERS, [{"letter_id": letter_id, "outgoing_id": email_id}
+                                       for email_id, group in zip(ids, letter_ids) for letter_id in group])
+    return list(ids)
+
+
+#: Core statements of _hand_to_outbox (one INSERT for the chunk's emails, their ids in order;
+#: each letter linked to its email), built once
+_ADD_EMAILS = insert(OutgoingEmail.__table__).returning(OutgoingEmail.__table__.c.id,
+                                                        sort_by_parameter_order=True)
+_LINK_LETTERS = update(_letter_table).where(_letter_table.c.id == bindparam("letter_id")) \
+    .values(email_id=bindparam("outgoing_id"))
+
+
+#: a sent email's letters move to sent, returning their contacts' soft-bounce counts; built
+#: once (with bind parameters) because it runs for every letter sent
+_LETTERS_SENT = _moving(
+    select(_letter_table.c.id).where(_letter_table.c.email_id == bindparam("outgoing_id")),
+    {LetterState.RELEASED}, LetterState.SENT, sent_at=bindparam("delivered_at"),
+).returning(_letter_table.c.contact_id, select(Contact.__table__.c.soft_bounces)
+            .where(Contact.__table__.c.id == _letter_table.c.contact_id).scalar_subquery())
 
 
 @on_delivery(LETTER_KIND, DIGEST_KIND)
-def follow_delivery(outgoing: OutgoingEmail) -> None:
-    """The outbox sent (or gave up on) the email carrying these letters."""
-    mine = select(Letter.id).where(Letter.email_id == outgoing.id)
-    if outgoing.state == EmailState.SENT:
-        move(mine, {LetterState.RELEASED}, LetterState.SENT, sent_at=outgoing.sent_at)
-        db.session.execute(update(Contact).where(Contact.id.in_(
-            select(Letter.contact_id).where(Letter.email_id == outgoing.id)))
-            .values(soft_bounces=0).execution_options(synchronize_session=False))
-    elif outgoing.state == EmailState.FAILED:
-        move(mine, {LetterState.RELEASED}, LetterState.FAILED, last_error=outgoing.last_error)
+def follow_delivery(delivery: Delivery) -> None:
+    """The outbox sent (or gave up on) the email carrying these letters: they follow it, in
+    the transaction recording it. Runs once per letter sent, so it costs one UPDATE; a
+    contact's soft-bounce count is reset only when it has one."""
+    if delivery.state == EmailState.SENT:
+        moved = db.session.connection().execute(
+            _LETTERS_SENT, {"outgoing_id": delivery.email_id, "delivered_at": delivery.at})
+        bounced = {contact_id for contact_id, soft_bounces in moved if soft_bounces}
+        if bounced:
+            db.session.execute(update(Contact).where(Contact.id.in_(bounced))
+                               .values(soft_bounces=0).execution_options(synchronize_session=False))
+    elif delivery.state == EmailState.FAILED:
+        move(select(Letter.id).where(Letter.email_id == delivery.email_id), {LetterState.RELEASED},
+             LetterState.FAILED, last_error=delivery.last_error)
 
 
 def hold_letters_to(contact: Contact) -> int:

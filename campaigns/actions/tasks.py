@@ -8,21 +8,35 @@ from campaigns.actions.models import EmailAction
 from campaigns.core.db import db
 
 
+#: letters released per transaction: each chunk is committed and its delivery enqueued at
+#: once, so that another worker process sends one chunk while this one renders the next
+RELEASE_CHUNK = 50
+
+
 @shared_task(ignore_result=True)
 def release_letters(action_id: int) -> int:
     """Hand to the outbox the letters of one action that pacing allows now.
 
-    The action's row is locked for the run (PostgreSQL), so two runs at once cannot both
-    count the same hour's allowance; a letter is released by a conditional UPDATE, so a
-    run repeated after a crash releases nothing twice.
+    Chunk by chunk (RELEASE_CHUNK letters a transaction, their emails enqueued after its
+    commit). The action's row is locked for each chunk (PostgreSQL) and each chunk counts
+    the hour's allowance again, so two runs at once cannot both use the same allowance; a
+    letter is released by a conditional UPDATE, so a run repeated after a crash releases
+    nothing twice. The public "letters sent" wave is recorded once, with the last chunk.
     """
-    action = db.session.get(EmailAction, action_id, with_for_update=True)
-    if action is None:
-        db.session.rollback()
-        return 0
-    released = operations.release_due(action)
-    db.session.commit()  # the emails are enqueued after this commit (the sweep catches up)
-    return released
+    run = operations.ReleaseRun()
+    released = 0
+    while True:
+        action = db.session.get(EmailAction, action_id, with_for_update=True, populate_existing=True)
+        if action is None:
+            db.session.rollback()
+            return released
+        chunk = operations.release_due(action, limit=RELEASE_CHUNK, run=run)
+        released += chunk
+        if chunk < RELEASE_CHUNK:
+            operations.record_waves(run.waves)
+        db.session.commit()  # this chunk's emails are enqueued now (the sweep catches up)
+        if chunk < RELEASE_CHUNK:
+            return released
 
 
 @shared_task(ignore_result=True)

@@ -4,34 +4,43 @@ Every email is a row in ``outgoing_email`` before it is a Celery task, so nothin
 lost when the broker is down, a worker dies or the SMTP server is away:
 
 - ``queue_email()`` renders the message, adds the row and, once the transaction commits,
-  enqueues ``deliver_email(id)``;
-- ``deliver_email`` claims the row with a lease (a duplicate task finds it claimed or
-  sent and does nothing), sends it, and records sent-at and the Message-ID; a temporary
-  SMTP failure sets the next attempt with exponential backoff and jitter, a permanent one
-  (5xx) is recorded and not retried;
+  enqueues ``deliver_email(id)``; bulk sends enqueue ``deliver_emails(ids)`` by the batch;
+- both claim their rows with a lease in one conditional UPDATE (a duplicate task finds
+  them claimed or sent and does nothing; the Message-ID is fixed at the first claim),
+  build each message's bytes with the stdlib (``build_message``), send them over one SMTP
+  connection (Flask-Mail's configuration, kept open between emails with MAIL_KEEP_ALIVE),
+  and record each email as sent (or its failure) in its own short Core transaction right
+  after the server answered, together with what follows from it (``on_delivery``
+  listeners: letters follow their email); a temporary SMTP failure sets the next attempt
+  with exponential backoff and jitter, a permanent one (5xx) is recorded and not retried;
 - ``sweep_outbox`` (Celery beat) enqueues again whatever is due and unclaimed.
 """
 from __future__ import annotations
 
+import binascii
 import enum
+import functools
 import logging
 import os
 import random
+import secrets
 import smtplib
 import socket
 import threading
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import make_msgid, parseaddr
+from email import policy
+from email.utils import formatdate, parseaddr
 from pathlib import Path
 from typing import Any, Callable
 
 from celery import shared_task
 from flask import Flask, current_app
-from flask_mail import Connection, Message
+from flask_mail import Connection, sanitize_address, sanitize_subject
 from jinja2 import FileSystemLoader
-from sqlalchemy import JSON, String, Text, func, or_, select, update
+from sqlalchemy import JSON, String, Text, bindparam, cast, func, literal, or_, select, text, update
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.orm.exc import StaleDataError
 
 from campaigns.core.celery import enqueue
 from campaigns.core.db import after_commit, db, enum_column, utcnow
@@ -80,14 +89,28 @@ class OutgoingEmail(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """The final outcome of one outbox email, as its kind's listeners are told it."""
+
+    email_id: int
+    kind: str
+    #: SENT or FAILED
+    state: EmailState
+    #: when it was sent, or given up on
+    at: datetime
+    last_error: str | None = None
+
+
 #: kind -> callables told when an email of that kind was sent or failed for good, inside
-#: the transaction that records it (e.g. letters follow their email's state)
-DELIVERY_LISTENERS: dict[str, list[Callable[[OutgoingEmail], None]]] = {}
+#: the short transaction that records it (e.g. letters follow their email's state); they
+#: run once per email on the bulk path, so they use Core statements, not the ORM
+DELIVERY_LISTENERS: dict[str, list[Callable[[Delivery], None]]] = {}
 
 
 def on_delivery(*kinds: str) -> Callable:
     """Register a listener for the final outcome of emails of these kinds."""
-    def register(listener: Callable[[OutgoingEmail], None]) -> Callable[[OutgoingEmail], None]:
+    def register(listener: Callable[[Delivery], None]) -> Callable[[Delivery], None]:
         for kind in kinds:
             listeners = DELIVERY_LISTENERS.setdefault(kind, [])
             if listener not in listeners:
@@ -95,11 +118,6 @@ def on_delivery(*kinds: str) -> Callable:
         return listener
 
     return register
-
-
-def _tell_listeners(email: OutgoingEmail) -> None:
-    for listener in DELIVERY_LISTENERS.get(email.kind, ()):
-        listener(email)
 
 
 class TemporaryFailure(Exception):
@@ -116,18 +134,21 @@ def init_app(app: Flask) -> None:
     app.extensions["email_environments"] = (html_env, text_env)
 
 
+def render_text_email(template: str, **context: Any) -> tuple[str, str]:
+    """Render the subject and text blocks of ``emails/<template>.html`` (a plain-text email)."""
+    _, text_env = current_app.extensions["email_environments"]
+    tmpl = text_env.get_template(f"{template}.html")
+    rendering = tmpl.new_context(context)  # the two blocks only read it
+    subject = "".join(tmpl.blocks["subject"](rendering))
+    text = "".join(tmpl.blocks["text"](rendering))
+    return " ".join(subject.split()), text.strip()
+
+
 def render_email(template: str, **context: Any) -> tuple[str, str, str]:
     """Render the subject, text and html blocks of ``emails/<template>.html``."""
-    html_env, text_env = current_app.extensions["email_environments"]
-
-    def block(env: Any, name: str) -> str:
-        tmpl = env.get_template(f"{template}.html")
-        return "".join(tmpl.blocks[name](tmpl.new_context(context))).strip()
-
-    subject = " ".join(block(text_env, "subject").split())
-    text = block(text_env, "text")
-    html = html_env.get_template(f"{template}.html").render(context)
-    return subject, text, html
+    html_env, _ = current_app.extensions["email_environments"]
+    subject, text = render_text_email(template, **context)
+    return subject, text, html_env.get_template(f"{template}.html").render(context)
 
 
 def queue_email(kind: str, to: str, template: str, headers: dict[str, str] | None = None,
@@ -204,47 +225,11 @@ def smtp_connection() -> tuple[TimedConnection, bool]:
     return connection, True
 
 
-def _send_message(message: Message) -> None:
-    connection, kept = smtp_connection()
-    try:
-        connection.send(message)
-    except BaseException:
-        if kept:
-            _drop_kept_connection()
-        else:
-            connection.host.close()
-        raise
-    if not kept:
-        connection.host.quit()
-
-
-class OutboxMessage(Message):
-    """Flask-Mail's message, with From and Reply-To given as finished header values.
-
-    Flask-Mail re-encodes every display name as RFC 2047 words, which readers then split
-    oddly; ours are built once with email.utils.formataddr (quoted, encoded when not ASCII)
-    and checked for line breaks.
-    """
-
-    from_header: str | None = None
-    reply_to_header: str | None = None
-
-    def _message(self):
-        message = super()._message()
-        for name, value in (("From", self.from_header), ("Reply-To", self.reply_to_header)):
-            if value:
-                if name in message:
-                    message.replace_header(name, value)
-                else:
-                    message[name] = value
-        return message
-
-
-def new_message_id() -> str:
-    """A Message-ID on the domain of the sender address."""
+def new_message_domain() -> str:
+    """The domain of the sender address, for Message-IDs (the host's name when it has none)."""
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
     address = parseaddr(sender if isinstance(sender, str) else sender[1])[1]
-    return make_msgid(domain=address.rpartition("@")[2] or None)
+    return address.rpartition("@")[2] or socket.getfqdn()
 
 
 def check_header(value: str) -> str:
@@ -253,40 +238,110 @@ def check_header(value: str) -> str:
     return value
 
 
-def send_now(email: OutgoingEmail) -> str:
-    """Hand one email to the SMTP server; returns its Message-ID."""
+#: Flask-Mail's address sanitising (IDNA domains, encoded names), remembered: a bulk send
+#: writes to the same few addresses again and again
+_sanitized = functools.lru_cache(maxsize=4096)(sanitize_address)
+
+
+def _header(name: str, value: str) -> bytes:
+    # folded as the email package folds it for SMTP: unchanged when short, refolded when
+    # long; a value that is not ASCII yet (our own are encoded already) as encoded words
+    if value.isascii():
+        return policy.SMTP.fold_binary(name, value)
+    return policy.SMTP.header_factory(name, value).fold(policy=policy.SMTP).encode("ascii")
+
+
+def _quoted_printable(text: str) -> bytes:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    return binascii.b2a_qp(lines, quotetabs=False, istext=True, header=False).replace(b"\n", b"\r\n")
+
+
+def _text_part(text: str, subtype: str) -> bytes:
+    return (f"Content-Type: text/{subtype}; charset=\"utf-8\"\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode() + _quoted_printable(text)
+
+
+def build_message(email: Any, message_id: str) -> tuple[str, str, bytes]:
+    """The envelope sender, the recipient and the bytes of one outbox email.
+
+    Built directly with the stdlib (about 0.2 ms, against 1.1 ms for Flask-Mail's MIME
+    objects): the headers are those Flask-Mail wrote (From and Reply-To as finished values,
+    built with formataddr; the subject and addresses as Flask-Mail sanitises them), the text
+    and html parts quoted-printable, as multipart/alternative when there is an html part.
+    ``email`` is an outbox row (the model or a Core row). Raises PermanentFailure when a
+    header holds a line break, which would let its value add headers.
+    """
     try:
-        message = OutboxMessage(
-            subject=check_header(email.subject),
-            recipients=[check_header(email.to_address)],
-            sender=check_header(email.from_address) if email.from_address else None,
-            body=email.text_body,
-            html=email.html_body,
-            extra_headers={check_header(k): check_header(v)
-                           for k, v in (email.headers or {}).items()},
-        )
-        message.from_header = email.from_address
-        message.reply_to_header = check_header(email.reply_to) if email.reply_to else None
-    except ValueError as exc:  # a line break in a header would let it add headers
+        sender = check_header(email.from_address or _sanitized(current_app.config["MAIL_DEFAULT_SENDER"]))
+        recipient = _sanitized(check_header(email.to_address))
+        headers = [("From", sender), ("To", recipient),
+                   ("Subject", sanitize_subject(check_header(email.subject))),
+                   ("Date", formatdate(localtime=True)), ("Message-ID", message_id)]
+        if email.reply_to:
+            headers.append(("Reply-To", check_header(email.reply_to)))
+        headers += [(check_header(k), check_header(v)) for k, v in (email.headers or {}).items()]
+    except ValueError as exc:
         raise PermanentFailure(str(exc)) from exc
-    if email.message_id:
-        message.msgId = email.message_id
-    try:
-        _send_message(message)
-    except smtplib.SMTPAuthenticationError as exc:  # our configuration, not the message
-        raise TemporaryFailure(str(exc)) from exc
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _ in exc.recipients.values()]
-        if all(code >= 500 for code in codes):
-            raise PermanentFailure(str(exc.recipients)) from exc
-        raise TemporaryFailure(str(exc.recipients)) from exc
-    except smtplib.SMTPResponseException as exc:
-        if exc.smtp_code >= 500:
-            raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
-        raise TemporaryFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
-    except (OSError, smtplib.SMTPException) as exc:
-        raise TemporaryFailure(repr(exc)) from exc
-    return message.msgId
+    head = b"".join(_header(name, value) for name, value in headers) + b"MIME-Version: 1.0\r\n"
+    if not email.html_body:
+        return sender, recipient, head + _text_part(email.text_body, "plain")
+    boundary = f"=={secrets.token_hex(16)}=="
+    return sender, recipient, b"".join((
+        head, f"Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n".encode(),
+        f"--{boundary}\r\n".encode(), _text_part(email.text_body, "plain"),
+        f"\r\n--{boundary}\r\n".encode(), _text_part(email.html_body, "html"),
+        f"\r\n--{boundary}--\r\n".encode()))
+
+
+class _Sender:
+    """Sends a batch of emails over one SMTP connection (this process's kept one with
+    MAIL_KEEP_ALIVE): checked once per batch, not once per email; dropped after a failure,
+    so the next email of the batch opens a fresh one."""
+
+    def __init__(self) -> None:
+        self.connection: TimedConnection | None = None
+        self.kept = False
+
+    def send(self, email: Any, message_id: str) -> None:
+        sender, recipient, raw = build_message(email, message_id)
+        try:
+            if self.connection is None:
+                self.connection, self.kept = smtp_connection()
+            self.connection.host.sendmail(sender, [recipient], raw)
+        except smtplib.SMTPAuthenticationError as exc:  # our configuration, not the message
+            self._drop()
+            raise TemporaryFailure(str(exc)) from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            self._drop()
+            codes = [code for code, _ in exc.recipients.values()]
+            if all(code >= 500 for code in codes):
+                raise PermanentFailure(str(exc.recipients)) from exc
+            raise TemporaryFailure(str(exc.recipients)) from exc
+        except smtplib.SMTPResponseException as exc:
+            self._drop()
+            if exc.smtp_code >= 500:
+                raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+            raise TemporaryFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise TemporaryFailure(repr(exc)) from exc
+
+    def _drop(self) -> None:
+        if self.connection is None:
+            return
+        if self.kept:
+            _drop_kept_connection()
+        else:
+            self.connection.host.close()
+        self.connection = None
+
+    def close(self) -> None:
+        if self.connection is not None and not self.kept:
+            try:
+                self.connection.host.quit()
+            except (OSError, smtplib.SMTPException):  # the server closed it already
+                self.connection.host.close()
+        self.connection = None
 
 
 def backoff(attempts: int) -> timedelta:
@@ -299,20 +354,15 @@ def backoff(attempts: int) -> timedelta:
 @shared_task(ignore_result=True)
 def deliver_email(email_id: int) -> str:
     """Send one outbox email, at most once however often this task runs."""
-    return _deliver_one(email_id)
+    return deliver_batch([email_id])[email_id]
 
 
 @shared_task(ignore_result=True)
 def deliver_emails(email_ids: list[int]) -> dict[str, int]:
-    """Send several outbox emails in one task (bulk sends), each exactly as deliver_email
-    does: its own claim, its own commit. Over the worker's kept SMTP connection this saves
-    a task and a connection per email; a task killed half-way runs again and skips what
-    was sent."""
-    outcomes: dict[str, int] = {}
-    for email_id in email_ids:
-        outcome = _deliver_one(email_id)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return outcomes
+    """Send several outbox emails in one task (bulk sends): one claim for the batch, one
+    SMTP connection, and each email recorded as sent in its own commit right after the
+    server took it. A task killed half-way runs again and skips what was recorded."""
+    return dict(Counter(deliver_batch(email_ids).values()))
 
 
 def enqueue_deliveries(email_ids: list[int], batch: int = 25) -> None:
@@ -322,63 +372,113 @@ def enqueue_deliveries(email_ids: list[int], batch: int = 25) -> None:
             break  # the broker is down: the sweep sends them later
 
 
-def _deliver_one(email_id: int) -> str:
-    try:
-        return _deliver(email_id)
-    except StaleDataError:  # the row was deleted meanwhile (erasure, retention)
-        db.session.rollback()
-        return "gone"
+_outbox = OutgoingEmail.__table__
 
 
-def _deliver(email_id: int) -> str:
-    now = utcnow()
+def _claim(email_ids: list[int], until: datetime, now: datetime, held_until: datetime | None = None):
+    """Claim (or, with ``held_until``, extend our claim on) the queued emails among these
+    ids in one conditional UPDATE; returns the rows claimed.
+
+    The Message-ID is fixed at the first claim, unique per row (its id and a random nonce):
+    an email the server took but that was not recorded as sent (the worker died in between)
+    goes out again with the same Message-ID, so the receiving side can recognise it.
+    """
+    if held_until is None:
+        free = or_(_outbox.c.claimed_until.is_(None), _outbox.c.claimed_until < now)
+    else:  # still ours: nobody claimed it after our lease ran out
+        free = _outbox.c.claimed_until == held_until
+    suffix = f".{secrets.token_hex(8)}@{new_message_domain()}>"
+    message_id = func.coalesce(_outbox.c.message_id,
+                               literal("<", String) + cast(_outbox.c.id, String) + literal(suffix, String))
+    return db.session.execute(
+        update(_outbox)
+        .where(_outbox.c.id.in_(email_ids), _outbox.c.state == EmailState.QUEUED, free)
+        .values(claimed_until=until, message_id=message_id)
+        .returning(*_outbox.c)
+    ).all()
+
+
+#: one attempt's outcome (the columns to set are the parameters); built once, as it runs
+#: for every email sent
+_RECORD = update(_outbox).where(_outbox.c.id == bindparam("email_id"))
+
+
+#: PostgreSQL acknowledges the record's commit before its WAL reaches the disk (about 1 ms
+#: of 2 per email here). The trade-off: a crash of the PostgreSQL *server* (or its
+#: machine) can lose the records of the last ~0.6 s (3 x wal_writer_delay), and those emails
+#: go out again, with the same Message-ID, once their lease runs out. A killed worker loses
+#: nothing: the server already holds what it acknowledged. Only this transaction is
+#: affected (SET LOCAL), never the claim nor any other write.
+_ASYNCHRONOUS_COMMIT = text("SET LOCAL synchronous_commit = off")
+
+
+def deliver_batch(email_ids: list[int]) -> dict[int, str]:
+    """Send these outbox emails; returns each one's outcome (sent, retry, failed, skipped,
+    gone).
+
+    Exactly once: the batch is claimed in one UPDATE (rows another worker holds, or already
+    sent, are skipped), and each email is recorded as sent in its own short transaction as
+    soon as the server took it, so a killed worker can only send again the one email it was
+    sending; the others it had claimed are claimed again once the lease runs out. A long
+    batch renews its lease as it goes, so that no email is ever sent on an expired claim.
+    """
+    outcomes = dict.fromkeys(email_ids, "skipped")
     lease = timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
-    claimed = db.session.execute(
-        update(OutgoingEmail)
-        .where(
-            OutgoingEmail.id == email_id,
-            OutgoingEmail.state == EmailState.QUEUED,
-            or_(OutgoingEmail.claimed_until.is_(None), OutgoingEmail.claimed_until < now),
-        )
-        # the Message-ID is fixed at the first claim: if a worker dies after the server took
-        # the email but before it was recorded as sent, the email goes out again with the
-        # same Message-ID, so that the receiving side can recognise the duplicate
-        .values(claimed_until=now + lease,
-                message_id=func.coalesce(OutgoingEmail.message_id, new_message_id()))
-    ).rowcount
+    now = utcnow()
+    until = now + lease
+    rows = sorted(_claim(email_ids, until, now), key=lambda row: row.id)
     db.session.commit()
-    if not claimed:
-        return "skipped"
-    email = db.session.get(OutgoingEmail, email_id)
-    if email is None:
-        return "gone"
+    sender = _Sender()
     try:
-        email.message_id = send_now(email)
+        for index, row in enumerate(rows):
+            if utcnow() > until - lease * 3 / 4:  # a quarter of the lease used: renew it
+                now = utcnow()
+                held = {r.id for r in _claim([r.id for r in rows[index:]], now + lease, now, until)}
+                db.session.commit()
+                until = now + lease
+                rows[index + 1:] = [r for r in rows[index + 1:] if r.id in held]
+                if row.id not in held:
+                    continue
+            outcomes[row.id] = _deliver_claimed(row, sender)
+    finally:
+        sender.close()
+    return outcomes
+
+
+def _deliver_claimed(email: Any, sender: _Sender) -> str:
+    try:
+        sender.send(email, email.message_id)
     except TemporaryFailure as exc:
-        email.attempts += 1
-        email.last_error = str(exc)[:500]
-        email.claimed_until = None
-        if email.attempts >= MAX_ATTEMPTS:
-            email.state = EmailState.FAILED
-            _tell_listeners(email)
+        attempts = email.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            outcome = _record(email, EmailState.FAILED, attempts=attempts, last_error=str(exc)[:500])
         else:
-            email.next_attempt_at = utcnow() + backoff(email.attempts)
-        db.session.commit()
-        log.warning("email %s: temporary failure (%s), attempt %s", email_id, exc, email.attempts)
-        return "retry"
+            outcome = _record(email, None, attempts=attempts, last_error=str(exc)[:500],
+                              next_attempt_at=utcnow() + backoff(attempts))
+        log.warning("email %s: temporary failure (%s), attempt %s", email.id, exc, attempts)
+        return "retry" if outcome else "gone"
     except PermanentFailure as exc:
-        email.state = EmailState.FAILED
-        email.last_error = str(exc)[:500]
-        _tell_listeners(email)
-        db.session.commit()
-        log.warning("email %s: permanent failure: %s", email_id, exc)
-        return "failed"
-    email.state = EmailState.SENT
-    email.sent_at = utcnow()
-    email.claimed_until = None
-    _tell_listeners(email)
+        log.warning("email %s: permanent failure: %s", email.id, exc)
+        return "failed" if _record(email, EmailState.FAILED, last_error=str(exc)[:500]) else "gone"
+    return "sent" if _record(email, EmailState.SENT, sent_at=utcnow()) else "gone"
+
+
+def _record(email: Any, state: EmailState | None, **values: Any) -> bool:
+    """Record an attempt through Core, in its own transaction, with the final outcome told
+    to the listeners of the email's kind in the same one; False when the row is gone."""
+    if state is not None:
+        values["state"] = state
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_ASYNCHRONOUS_COMMIT)
+    recorded = connection.execute(_RECORD, {"email_id": email.id, "claimed_until": None, **values}).rowcount
+    if recorded and state is not None:
+        delivery = Delivery(email.id, email.kind, state, values.get("sent_at") or utcnow(),
+                            values.get("last_error"))
+        for listener in DELIVERY_LISTENERS.get(email.kind, ()):
+            listener(delivery)
     db.session.commit()
-    return "sent"
+    return bool(recorded)
 
 
 @shared_task(ignore_result=True)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from campaigns.actions import operations
 from campaigns.actions.models import Letter, LetterState
 from campaigns.core.db import db, utcnow
-from campaigns.core.mail import EmailState, OutgoingEmail, deliver_email
+from campaigns.core.mail import EmailState, OutgoingEmail, deliver_email, deliver_emails
 from campaigns.devmail.capture import MaildirHandler
 from campaigns.supporters.operations import upsert_supporter
 from tests.conftest import fresh
@@ -365,3 +365,46 @@ def test_the_act_request_succeeds_with_the_broker_down(other_app, email_action):
     assert len(pending) == 4
     confirmation = db.session.scalars(select(OutgoingEmail).filter_by(to_address="offline@example.org")).one()
     assert confirmation.state == EmailState.QUEUED  # the sweep sends it once the broker is back
+
+
+# --- bulk delivery --------------------------------------------------------------------
+
+def test_letters_follow_their_email_and_a_soft_bounce_count_is_reset_when_sent(email_action, mail_sink):
+    mail_sink.clear()
+    ids = confirmed_letters(email_action, 3)
+    contact = db.session.get(Letter, ids[0]).contact
+    contact.soft_bounces = 2
+    db.session.commit()
+    release(email_action)
+    emails = [email_of(i).id for i in ids]
+    assert len(set(emails)) == 3
+    assert deliver_emails(emails) == {"sent": 3}
+    fresh()
+    for letter_id in ids:
+        letter = db.session.get(Letter, letter_id)
+        assert letter.state == LetterState.SENT
+        assert letter.sent_at == db.session.get(OutgoingEmail, letter.email_id).sent_at
+    assert db.session.get(type(contact), contact.id).soft_bounces == 0
+    sent = mail_sink.messages("ceo@nordwind.example")
+    assert sorted(str(m.message["X-Threadline-Letter"]) for m in sent) == sorted(map(str, ids))
+    # a letter is plain text, like a letter
+    assert all(m.message.get_content_type() == "text/plain" for m in sent)
+    assert "I am writing to ask" in sent[0].message.get_content()
+
+
+def test_a_release_in_chunks_keeps_the_hourly_pace_and_records_one_wave(email_action):
+    from campaigns.actions.tasks import RELEASE_CHUNK, release_letters
+    from campaigns.replies.models import EventKind, ThreadEvent
+
+    email_action.max_per_hour = 2 * RELEASE_CHUNK + 10
+    db.session.commit()
+    ids = confirmed_letters(email_action, 2 * RELEASE_CHUNK + 30)
+    assert release_letters(email_action.id) == 2 * RELEASE_CHUNK + 10
+    states = [state_of(i) for i in ids]
+    assert sum(s in OUT for s in states) == 2 * RELEASE_CHUNK + 10
+    assert states.count(LetterState.QUEUED) == 20
+    fresh()
+    assert len({db.session.get(Letter, i).email_id for i in ids[:2 * RELEASE_CHUNK + 10]}) == 2 * RELEASE_CHUNK + 10
+    [wave] = db.session.scalars(select(ThreadEvent).filter_by(kind=EventKind.LETTER_WAVE_SENT)).all()
+    assert wave.details == {"letters": 2 * RELEASE_CHUNK + 10}
+    assert release_letters(email_action.id) == 0  # the hour's allowance is used up
