@@ -163,3 +163,33 @@ def test_postgresql_restarted_requests_fail_cleanly_and_recover(other_app, own_p
     assert wait_until(lambda: client.get("/c/pg").status_code == 200, timeout=30,
                       message="the campaign page to come back")
     assert client.post("/api/v1/campaigns/pg/signatures", json=person(2, "pg")).status_code == 202
+
+
+def test_a_worker_killed_mid_intake_batch_leaves_no_duplicate_and_no_loss(
+        other_app, worker_process, campaign, tmp_path):
+    """A batch's signatures and the deletion of its intake rows commit together."""
+    from campaigns.signatures.models import SignatureIntake
+
+    batch, total = 100, 300
+    broker = f"sqla+sqlite:///{tmp_path / 'intake-broker.sqlite'}"
+    client = other_app(CELERY_BROKER_URL=broker).test_client()
+    people = [person(i, "intake") for i in range(total)]
+    assert sign_via_api(client, campaign.slug, people) == [202] * total
+
+    def counts() -> tuple[int, int]:
+        fresh()
+        return (db.session.scalar(select(func.count()).select_from(SignatureIntake)),
+                db.session.scalar(select(func.count()).select_from(Signature)))
+
+    # mail goes nowhere (a closed port): the outbox rows are what this test counts
+    settings = dict(SIGNATURE_INTAKE_BATCH=str(batch), MAIL_PORT=str(free_port()))
+    worker = worker_process(broker, **settings)
+    wait_until(lambda: counts()[0] < total, timeout=120, message="a first batch signed")
+    worker.kill_hard()  # the next batch is half-way through its transaction
+    waiting, signed = counts()
+    assert waiting + signed == total and 0 < waiting and signed % batch == 0, (waiting, signed)
+
+    worker_process(broker, **settings)  # beat finds what is left
+    wait_until(lambda: counts() == (0, total), timeout=180, message="every submission signed")
+    per_person = Counter(db.session.scalars(select(OutgoingEmail.to_address)))
+    assert len(per_person) == total and set(per_person.values()) == {1}
