@@ -11,10 +11,9 @@ from sqlalchemy import func, select
 from campaigns.core.db import db
 from campaigns.core.mail import OutgoingEmail
 from campaigns.petitions.models import CampaignStatus
-from campaigns.signatures import operations
+from campaigns.signatures import operations, tasks
 from campaigns.signatures.models import Signature, SignatureIntake, SignatureState
 from campaigns.signatures.operations import INTAKE_MAX_ATTEMPTS
-from campaigns.signatures.tasks import process_signature_intake
 from campaigns.supporters.models import Supporter
 from tests.conftest import fresh
 from tests.helpers import csrf_token, process_intake
@@ -26,11 +25,16 @@ BROKER_DOWN = "redis://127.0.0.1:9/0"
 
 
 @pytest.fixture
-def idle_client(other_app, tmp_path):
-    """A client of the app whose nudges go to a broker no worker reads: what it submits
-    waits in the intake, as when every worker is down, until the test runs the task."""
-    return other_app(CELERY_BROKER_URL=f"sqla+sqlite:///{tmp_path / 'idle-broker.sqlite'}"
-                     ).test_client()
+def worker_down(monkeypatch):
+    """Every worker away (the suite's may be running): their intake task signs nothing
+    until the test calls the returned function, which brings them back and waits."""
+    monkeypatch.setattr(tasks, "process_intake", lambda limit: 0)
+
+    def back() -> None:
+        monkeypatch.setattr(tasks, "process_intake", operations.process_intake)
+        process_intake()
+
+    return back
 
 
 def count(model) -> int:
@@ -48,15 +52,14 @@ def sign_by_page(client, campaign, **fields):
     return client.post(f"/c/{campaign.slug}/sign", data=data)
 
 
-def test_a_submission_is_stored_and_signed_only_by_the_worker(idle_client, campaign):
-    client = idle_client
+def test_a_submission_is_stored_and_signed_only_by_the_worker(client, campaign, worker_down):
     response = sign_by_api(client, campaign, consent_updates=True, comment="For Ada.")
     assert response.status_code == 202 and response.get_json() == {"status": "pending_confirmation"}
     assert sign_by_page(client, campaign, email="page@example.org").status_code == 303
     assert (count(SignatureIntake), count(Signature), count(Supporter), count(OutgoingEmail)) == \
         (2, 0, 0, 0)
 
-    assert process_intake() == 2  # what the worker does when it comes back
+    worker_down()  # the worker comes back
     assert (count(SignatureIntake), count(Signature), count(Supporter), count(OutgoingEmail)) == \
         (0, 2, 2, 2)
     signature = db.session.scalars(select(Signature).join(Supporter)
@@ -67,7 +70,7 @@ def test_a_submission_is_stored_and_signed_only_by_the_worker(idle_client, campa
 
 
 def test_with_the_broker_down_signers_get_the_usual_answer_and_beat_signs_later(
-        other_app, campaign):
+        other_app, campaign, worker_down):
     client = other_app(CELERY_BROKER_URL=BROKER_DOWN).test_client()
     assert sign_by_api(client, campaign).status_code == 202
     response = sign_by_page(client, campaign, email="page@example.org")
@@ -75,7 +78,7 @@ def test_with_the_broker_down_signers_get_the_usual_answer_and_beat_signs_later(
     assert "check your email" in client.get(response.headers["Location"]).get_data(as_text=True).lower()
     assert count(SignatureIntake) == 2
 
-    process_signature_intake()  # beat's run, once the broker is back
+    worker_down()  # beat's run, once the broker is back
     assert (count(SignatureIntake), count(Signature), count(OutgoingEmail)) == (0, 2, 2)
 
 
@@ -113,7 +116,7 @@ def test_a_campaign_closed_after_the_submission_still_gets_the_signature(client,
 
 
 def test_a_row_that_fails_is_kept_for_later_without_holding_up_the_others(
-        idle_client, campaign, monkeypatch):
+        client, campaign, monkeypatch, worker_down):
     sign = operations.sign
 
     def sign_unless_bob(campaign, request, **kwargs):
@@ -123,11 +126,16 @@ def test_a_row_that_fails_is_kept_for_later_without_holding_up_the_others(
 
     monkeypatch.setattr(operations, "sign", sign_unless_bob)
     for email in ("ann@example.org", "bob@example.org", "cem@example.org"):
-        assert sign_by_api(idle_client, campaign, email=email).status_code == 202
-    process_signature_intake()
+        assert sign_by_api(client, campaign, email=email).status_code == 202
+
+    def worker_run() -> None:  # what one run of the worker's task does
+        operations.process_intake(50)
+        db.session.commit()
+
+    worker_run()
     assert count(Signature) == 2
     for _ in range(INTAKE_MAX_ATTEMPTS):  # tried again on each run, then left alone
-        process_signature_intake()
+        worker_run()
     fresh()
     [left] = db.session.scalars(select(SignatureIntake)).all()
     assert left.request["email"] == "bob@example.org"
@@ -136,14 +144,14 @@ def test_a_row_that_fails_is_kept_for_later_without_holding_up_the_others(
     monkeypatch.setattr(operations, "sign", sign)  # fixed: a person puts it back in line
     left.attempts = 0
     db.session.commit()
-    process_signature_intake()
+    worker_run()
     assert (count(SignatureIntake), count(Signature)) == (0, 3)
 
 
-def test_the_signature_is_dated_by_its_submission(idle_client, campaign):
-    assert sign_by_api(idle_client, campaign).status_code == 202
+def test_the_signature_is_dated_by_its_submission(client, campaign, worker_down):
+    assert sign_by_api(client, campaign).status_code == 202
     submitted_at = db.session.scalar(select(SignatureIntake.created_at))
-    process_intake()
+    worker_down()
     assert db.session.scalar(select(Signature.created_at)) == submitted_at
 
 
