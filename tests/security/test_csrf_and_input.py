@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import select
 
 from campaigns.core.db import db
-from tests.conftest import fresh
 
 #: routes that take no CSRF token, and why (README, "Security")
 DOCUMENTED_EXEMPTIONS = {

@@ -10,7 +10,7 @@ from campaigns.signatures.models import Signature, SignatureState
 from campaigns.signatures.operations import confirm
 from campaigns.signatures.tasks import flush_signature_counts, reconcile_signature_counts
 from tests.conftest import fresh
-from tests.helpers import csrf_token, process_intake
+from tests.helpers import process_intake
 
 
 @pytest.fixture

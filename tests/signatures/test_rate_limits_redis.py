@@ -13,7 +13,6 @@ from sqlalchemy import select
 from campaigns.core.db import db
 from campaigns.core.extensions import limiter
 from campaigns.signatures.models import Signature
-from tests.conftest import fresh
 from tests.helpers import process_intake
 
 REDIS_URL = os.environ.get("RATELIMIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
