@@ -31,6 +31,9 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | CONFIRMATION_MAX_AGE      | 1209600 (14 days)                                 |
 | SIGNATURE_EMAIL_INTERVAL  | 600                                               |
 | COUNTER_FLUSH_SECONDS     | 5                                                 |
+| SIGNATURE_INTAKE_SECONDS  | 1 (beat: how often submitted signatures are signed) |
+| SIGNATURE_INTAKE_NUDGE_SECONDS | 0.5 (per web process: at most one wake-up then) |
+| SIGNATURE_INTAKE_BATCH    | 50 (signatures recorded per worker transaction)   |
 | CAMPAIGN_PAGE_CACHE_SECONDS | 5 (anonymous campaign pages reused per process) |
 | EMAIL_CHECK_DELIVERABILITY| false (true: look up the domain's mail servers)   |
 | RATELIMIT_ENABLED         | true                                              |
@@ -224,6 +227,12 @@ class Config:
     SIGNATURE_EMAIL_INTERVAL = env_int("SIGNATURE_EMAIL_INTERVAL", 600)
     #: how often the background job folds confirmed signatures into the counts
     COUNTER_FLUSH_SECONDS = float(os.environ.get("COUNTER_FLUSH_SECONDS", "5"))
+    #: how often beat has the worker sign what waits in the signature intake
+    SIGNATURE_INTAKE_SECONDS = float(os.environ.get("SIGNATURE_INTAKE_SECONDS", "1"))
+    #: a web process wakes the worker after a signature at most once in this many seconds
+    SIGNATURE_INTAKE_NUDGE_SECONDS = float(os.environ.get("SIGNATURE_INTAKE_NUDGE_SECONDS", "0.5"))
+    #: submitted signatures recorded per worker transaction (on SQLite it holds the write lock)
+    SIGNATURE_INTAKE_BATCH = env_int("SIGNATURE_INTAKE_BATCH", 50)
     #: how long a campaign page drawn for anonymous readers is reused (0: never)
     CAMPAIGN_PAGE_CACHE_SECONDS = float(os.environ.get("CAMPAIGN_PAGE_CACHE_SECONDS", "5"))
 
@@ -359,3 +368,5 @@ class TestingConfig(Config):
     #: the tests send real SMTP to an aiosmtpd sink (Flask-Mail would suppress it)
     MAIL_SUPPRESS_SEND = False
     BROKER_POLLING_INTERVAL = 0.05
+    #: the suite's worker runs no beat: every signature wakes it (the throttle has its own test)
+    SIGNATURE_INTAKE_NUDGE_SECONDS = 0.0

@@ -195,7 +195,8 @@ class Bench:
         # open loop at fixed rates: about 35 % of the real app's page capacity for readers
         # and 25 % of its intake capacity for signers, the same rates on both apps
         read_rate = max(5.0, round(0.35 * page_rps, 1))
-        write_rate = max(2.0, round(0.25 * sign_rps, 1))
+        # --b3-signers fixes the rate instead, to compare two versions of the app at one mix
+        write_rate = self.args.b3_signers or max(2.0, round(0.25 * sign_rps, 1))
         seconds = self.args.b3_seconds
 
         def mix(server: Server, page: str, write: str):
@@ -509,6 +510,8 @@ def main() -> None:
                         help="length of one closed-loop load run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--b3-seconds", type=float, default=10)
+    parser.add_argument("--b3-signers", type=float, default=0,
+                        help="B3's signers per second (default: 25%% of the measured intake capacity)")
     parser.add_argument("--b5-rows-pg", type=int, default=10_000_000)
     parser.add_argument("--b5-rows-sqlite", type=int, default=10_000_000)
     parser.add_argument("--b5-requests", type=int, default=300)

@@ -24,7 +24,7 @@ from campaigns.devmail.capture import start_capture
 from campaigns.petitions.models import Campaign, CampaignStatus, CampaignTarget
 from campaigns.targets.models import Contact, Target, TargetKind
 from config import TestingConfig, database_url
-from tests.helpers import Mailbox, csrf_token, free_port
+from tests.helpers import Mailbox, csrf_token, free_port, process_intake
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -203,7 +203,8 @@ def campaign(make_campaign):
 
 @pytest.fixture
 def sign(client):
-    """Sign a campaign through its page, as a browser would."""
+    """Sign a campaign through its page, as a browser would, then let the worker's intake
+    task record it (tests/helpers.py: process_intake)."""
 
     def do_sign(campaign: Campaign, **fields):
         page = client.get(f"/c/{campaign.slug}")
@@ -211,7 +212,9 @@ def sign(client):
                 "first_name": "Rosa", "last_name": "Luna", "email": "rosa@example.org",
                 "country": "BD", **fields}
         data = {k: v for k, v in data.items() if v is not None}
-        return client.post(f"/c/{campaign.slug}/sign", data=data)
+        response = client.post(f"/c/{campaign.slug}/sign", data=data)
+        process_intake()
+        return response
 
     return do_sign
 

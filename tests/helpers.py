@@ -1,4 +1,5 @@
-"""Small helpers for the tests: waiting on a condition, reading forms and mail."""
+"""Small helpers for the tests: waiting on a condition, reading forms and mail, running the
+signature intake as a worker does."""
 from __future__ import annotations
 
 import re
@@ -65,3 +66,28 @@ def confirm_link(message: CapturedMessage) -> str:
     match = CONFIRM_LINK.search(message.text)
     assert match, f"no confirmation link in: {message.text!r}"
     return match.group(0)
+
+
+def process_intake() -> int:
+    """Sign what waits in the signature intake, as the worker's task does (the same task,
+    run here), then wait for rows the suite's worker may have claimed meanwhile. Returns
+    how many this call signed. The test's session then reads what was committed."""
+    from flask import current_app
+    from sqlalchemy import func, select
+
+    from campaigns.core.db import db
+    from campaigns.signatures.models import SignatureIntake
+    from campaigns.signatures.operations import INTAKE_MAX_ATTEMPTS
+    from campaigns.signatures.tasks import process_signature_intake
+
+    taken = process_signature_intake()
+
+    def drained() -> bool:
+        with current_app.app_context():
+            return not db.session.scalar(select(func.count()).select_from(SignatureIntake)
+                                         .where(SignatureIntake.attempts < INTAKE_MAX_ATTEMPTS))
+
+    wait_until(drained, message="the signature intake to be processed")
+    db.session.rollback()
+    db.session.expire_all()
+    return taken

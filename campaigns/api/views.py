@@ -105,7 +105,8 @@ def create_signature(slug: str):
         return jsonify(error=_("Some fields are not valid."), errors=errors), 422
     source = (request.args.get("utm_source") or "api")[:100]
     try:
-        operations.sign(campaign, signature_request_from(form, source, campaign, from_form=False))
+        operations.take_signature(campaign, signature_request_from(form, source, campaign,
+                                                                 from_form=False))
     except operations.CampaignClosed:
         return jsonify(error=_("This campaign is not taking signatures.")), 409
     return jsonify(status="pending_confirmation"), 202

@@ -69,6 +69,10 @@ def celery_init_app(app: Flask) -> Celery:
 def beat_schedule(app: Flask) -> dict:
     """Periodic work. Run by `celery beat` in production, `worker -B` in the embedded default."""
     return {
+        "sign-submitted-signatures": {
+            "task": "campaigns.signatures.tasks.process_signature_intake",
+            "schedule": app.config["SIGNATURE_INTAKE_SECONDS"],
+        },
         "fold-confirmed-signatures-into-counts": {
             "task": "campaigns.signatures.tasks.flush_signature_counts",
             "schedule": app.config["COUNTER_FLUSH_SECONDS"],

@@ -88,15 +88,32 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 # never sends mail.
 
 _PENDING = "threadline_after_commit"
+#: for each open savepoint, how many callbacks were pending when it began
+_SAVEPOINTS = "threadline_savepoint_marks"
 
 
 def after_commit(callback: Callable[[], Any]) -> None:
-    """Run ``callback`` once the current transaction commits; drop it on rollback."""
+    """Run ``callback`` once the current transaction commits; drop it on rollback.
+
+    Inside a savepoint (``begin_nested()``), releasing the savepoint commits nothing yet:
+    the callback waits for the outer commit, and is dropped if the savepoint rolls back.
+    """
     db.session.info.setdefault(_PENDING, []).append(callback)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: Any) -> None:
+    if transaction.nested:
+        session.info.setdefault(_SAVEPOINTS, []).append(len(session.info.get(_PENDING, [])))
 
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    # SQLAlchemy sends after_commit for a released savepoint too; only the outermost
+    # transaction's commit makes the work visible to a worker
+    if session.in_nested_transaction():
+        session.info[_SAVEPOINTS].pop()
+        return
     callbacks = session.info.pop(_PENDING, [])
     for callback in callbacks:
         callback()
@@ -104,7 +121,12 @@ def _run_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.nested:
+        mark = session.info[_SAVEPOINTS].pop()
+        del session.info.get(_PENDING, [])[mark:]
+        return
     session.info.pop(_PENDING, None)
+    session.info.pop(_SAVEPOINTS, None)
 
 
 def insert_ignoring_conflicts(model: type, values: dict, index_elements: list[str]):

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 
 from campaigns.audit.operations import record
 from campaigns.core.db import db, utcnow
@@ -21,7 +21,7 @@ from campaigns.core.mail import EmailState, OutgoingEmail, queue_email
 from campaigns.core.tokens import BadSignature, make_token, read_token
 from campaigns.core.urls import external_url
 from campaigns.petitions.models import Campaign, CampaignStatus
-from campaigns.signatures.models import Signature
+from campaigns.signatures.models import Signature, SignatureIntake
 from campaigns.supporters.models import ConsentPurpose, Supporter
 from campaigns.supporters.operations import (
     canonical_email,
@@ -127,6 +127,13 @@ def export_data(supporter: Supporter) -> dict[str, Any]:
         .where(CampaignUpdateRecipient.supporter_id == supporter.id)
         .order_by(CampaignUpdateRecipient.id)
     ).all()
+    # submitted moments ago (or while the worker was away): not a signature yet, but ours
+    waiting = db.session.execute(
+        select(SignatureIntake, Campaign.slug, Campaign.title).join(
+            Campaign, SignatureIntake.campaign_id == Campaign.id)
+        .where(SignatureIntake.canonical_email == supporter.canonical_email)
+        .order_by(SignatureIntake.id)
+    ).all()
     return {
         "exported_at": _iso(utcnow()),
         "supporter": {
@@ -145,6 +152,12 @@ def export_data(supporter: Supporter) -> dict[str, Any]:
              "comment": s.comment, "source": s.source, "signed_at": _iso(s.created_at),
              "confirmed_at": _iso(s.confirmed_at)}
             for s, slug, title in signatures
+        ] + [
+            {"campaign": slug, "title": title, "state": "submitted",
+             "public": i.request.get("public", False), "comment": i.request.get("comment"),
+             "source": i.request.get("source"), "signed_at": _iso(i.created_at),
+             "confirmed_at": None}
+            for i, slug, title in waiting
         ],
         "letters": _letters_export(supporter),
         "campaign_updates_sent": [
@@ -180,11 +193,18 @@ def erase(supporter: Supporter) -> bool:
 
     Names blanked, postcode removed, email replaced by a placeholder that keeps the unique
     constraint, comments removed and public display off, consents withdrawn (new rows),
-    and the outbox's copies of emails to them emptied. False if already erased.
+    the outbox's copies of emails to them emptied, and what they submitted that no worker
+    has signed yet deleted. False if already erased.
     """
     if supporter.erased_at is not None:
         return False
     address = supporter.email
+    # first, so that on PostgreSQL this waits for a worker signing one of these rows and
+    # the signatures' update below then sees the signature it recorded
+    db.session.execute(
+        delete(SignatureIntake).where(SignatureIntake.canonical_email == supporter.canonical_email)
+        .execution_options(synchronize_session=False)
+    )
     withdraw_consents(supporter, wording=str(ERASURE_WORDING), source="erasure")
     placeholder = f"erased-{supporter.id}@invalid"
     supporter.canonical_email = placeholder

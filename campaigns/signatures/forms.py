@@ -9,6 +9,7 @@ from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringFi
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from campaigns.core.countries import COUNTRY_CODES, CountrySelect, country_choices
+from campaigns.core.i18n import CachedTranslationsMeta
 
 URL_LIKE = re.compile(
     r"(://|www\.|\b[\w-]+\.(com|net|org|info|biz|io|ru|cn|xyz|top|ly|me|co|site|online)\b)",
@@ -60,6 +61,9 @@ def strip(value: str | None) -> str | None:
 
 class SupporterDetailsForm(FlaskForm):
     """Who a supporter is: the fields signing a petition and writing a letter share."""
+
+    class Meta(CachedTranslationsMeta):
+        pass
 
     first_name = StringField(_l("First name"), filters=[strip],
                              validators=[DataRequired(_l("Enter your first name.")), Length(max=50),

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaigns.core.db import NEVER_REUSE_IDS, db, enum_column, utcnow
@@ -101,3 +102,30 @@ class SignatureCountChange(db.Model):
                                              index=True)
     delta: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignatureIntake(db.Model):
+    """A signature as its signer submitted it, until a worker records it.
+
+    Adding this row is all a signing request writes: one INSERT, no supporter, consent,
+    email or broker message in the request. ``operations.process_intake`` deletes the row
+    in the transaction that records the signature, so a signature exists exactly when its
+    intake row is gone, whatever fails when; a submission is never lost or taken twice.
+    """
+
+    __tablename__ = "signature_intake"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    #: the validated SignatureRequest (operations.py) with the abuse verdict, as JSON
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: the signer's canonical email, so that erasure finds what is still waiting here
+    canonical_email: Mapped[str] = mapped_column(String(320))
+    #: the language of the page signed on: the supporter's language and the email's
+    locale: Mapped[str] = mapped_column(String(16))
+    #: when the signer submitted it; the signature is dated by this, not by processing
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: failed attempts to record it; past INTAKE_MAX_ATTEMPTS it waits for a person
+    attempts: Mapped[int] = mapped_column(default=0)
+    #: why the last attempt failed
+    last_error: Mapped[str | None] = mapped_column(String(500))

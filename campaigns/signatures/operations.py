@@ -1,13 +1,24 @@
-"""The rules of signing: sign, confirm, resend, and what the public sees."""
+"""The rules of signing: take, sign, confirm, resend, and what the public sees.
+
+A signature arrives in two steps. The request validates it and calls ``take_signature``,
+which adds one ``SignatureIntake`` row (committed by the request) and nudges a worker;
+the worker's ``process_intake`` then runs ``sign`` for each row: the supporter, their
+consent, the signature with its dedupe, the confirmation email.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from flask_babel import force_locale, get_locale
+from sqlalchemy import delete, insert, or_, select, update
 
-from campaigns.core.db import db, insert_row_ignoring_conflicts, utcnow
+from campaigns.core.celery import enqueue
+from campaigns.core.db import after_commit, db, insert_row_ignoring_conflicts, utcnow
 from campaigns.core.mail import queue_email
 from campaigns.core.tokens import BadSignature, SignatureExpired, make_token, read_token
 from campaigns.core.urls import external_url
@@ -17,10 +28,13 @@ from campaigns.signatures.models import (
     COUNTED_STATES,
     Signature,
     SignatureCountChange,
+    SignatureIntake,
     SignatureState,
 )
 from campaigns.supporters.models import Supporter
 from campaigns.supporters.operations import canonical_email, supporter_acting
+
+log = logging.getLogger(__name__)
 
 # bandit B105: a salt label, not a secret
 TOKEN_PURPOSE = "confirm-signature"  # nosec B105
@@ -64,15 +78,97 @@ class SignatureRequest:
     referrer_host: str | None = None
 
 
-def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
+def take_signature(campaign: Campaign, request: SignatureRequest) -> None:
+    """Accept a submitted signature: one intake row, which the request's commit makes durable.
+
+    Everything else (supporter, consent, signature, confirmation email) is done by a
+    worker in ``process_intake``, woken by a throttled nudge after the commit and by beat.
+    The signer's answer does not depend on what the worker will find (new, already
+    signed, suspicious), so it is the same now as it was when the request did it all.
+    """
+    if not campaign.accepts_signatures():
+        raise CampaignClosed(campaign.slug)
+    db.session.execute(_ADD_TO_INTAKE, dict(
+        campaign_id=campaign.id, request=asdict(request),
+        canonical_email=canonical_email(request.email), locale=str(get_locale() or "en"),
+    ))
+    after_commit(nudge_intake_worker)
+
+
+#: the request's one statement, built once (a Core INSERT; its SQL is compiled once too)
+_ADD_TO_INTAKE = insert(SignatureIntake.__table__)
+
+
+#: monotonic time of this process's last nudge (see nudge_intake_worker)
+_last_nudge = float("-inf")
+_nudge_lock = threading.Lock()
+
+
+def nudge_intake_worker() -> None:
+    """Enqueue process_signature_intake, at most once per SIGNATURE_INTAKE_NUDGE_SECONDS
+    in this process: an idle system signs within a moment, a busy one pays one broker
+    publish per interval instead of one per signature. Beat runs the task anyway every
+    SIGNATURE_INTAKE_SECONDS, so a nudge skipped or lost (broker down) only delays."""
+    global _last_nudge
+    now = time.monotonic()
+    with _nudge_lock:
+        if now - _last_nudge < current_app.config["SIGNATURE_INTAKE_NUDGE_SECONDS"]:
+            return
+        _last_nudge = now
+    from campaigns.signatures.tasks import process_signature_intake
+
+    enqueue(process_signature_intake)
+
+
+#: failed attempts after which an intake row is left for a person to look at (its error logged)
+INTAKE_MAX_ATTEMPTS = 5
+
+
+def process_intake(limit: int) -> int:
+    """Sign up to ``limit`` submitted signatures, oldest first; returns how many were taken.
+
+    The rows are claimed by deleting them (``DELETE ... RETURNING``; on PostgreSQL the
+    subquery skips rows another worker holds, on SQLite the delete takes the single write
+    lock first) and the caller commits the deletions with the signatures: a worker killed
+    half-way leaves every row in place and nothing signed. Each row is signed in its own
+    savepoint, so one that fails goes back into the intake (attempts + 1) without holding
+    up the others.
+
+    A submission is judged by when it was made, as a postmark: the request checked that
+    the campaign took signatures, so one closed meanwhile still gets the signature its
+    signer was told was on its way.
+    """
+    waiting = (select(SignatureIntake.id)
+               .where(SignatureIntake.attempts < INTAKE_MAX_ATTEMPTS)
+               .order_by(SignatureIntake.id).limit(limit)
+               .with_for_update(skip_locked=True))
+    rows = db.session.execute(
+        delete(SignatureIntake).where(SignatureIntake.id.in_(waiting.scalar_subquery()))
+        .returning(*SignatureIntake.__table__.columns)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for row in sorted(rows, key=lambda row: row.id):
+        try:
+            with db.session.begin_nested(), force_locale(row.locale):
+                sign(db.session.get(Campaign, row.campaign_id), SignatureRequest(**row.request),
+                     signed_at=row.created_at)
+        except Exception as exc:  # a bug or a bad row: keep it, and go on with the others
+            log.exception("signature intake %s: could not sign", row.id)
+            db.session.execute(insert(SignatureIntake).values(
+                **{**row._asdict(), "attempts": row.attempts + 1,
+                   "last_error": f"{type(exc).__name__}: {exc}"[:500]}))
+    return len(rows)
+
+
+def sign(campaign: Campaign, request: SignatureRequest,
+         signed_at: datetime | None = None) -> Signature:
     """Record a pending signature and email the confirmation link.
 
     Signing again changes nothing visible: the answer is the same as the first time
     (so nobody learns who signed) and the email says "you already signed" instead.
     A suspicious request is stored as fraudulent, silently: no email, never counted.
+    Whether the campaign takes signatures is the caller's check (``take_signature``).
     """
-    if not campaign.accepts_signatures():
-        raise CampaignClosed(campaign.slug)
     suspicious = request.suspicion is not None
     supporter = supporter_acting(request, campaign_id=campaign.id,
                                  source=f"{request.source or 'web'}:petition:{campaign.slug}")
@@ -82,7 +178,7 @@ def sign(campaign: Campaign, request: SignatureRequest) -> Signature:
         dict(campaign_id=campaign.id, supporter_id=supporter.id, public=request.public,
              comment=request.comment or None, source=request.source,
              utm_medium=request.utm_medium, utm_campaign=request.utm_campaign,
-             referrer_host=request.referrer_host, created_at=now,
+             referrer_host=request.referrer_host, created_at=signed_at or now,
              last_emailed_at=None if suspicious else now,
              state=SignatureState.FRAUDULENT if suspicious else SignatureState.PENDING,
              fraud_reason=request.suspicion, ip_address=request.ip_address),

@@ -1,14 +1,35 @@
-"""Background work on signatures: keeping the public counts right."""
+"""Background work on signatures: recording what was submitted, keeping the public counts right."""
 from __future__ import annotations
 
 from collections import Counter
 
 from celery import shared_task
+from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from campaigns.core.db import db
 from campaigns.petitions.models import Campaign
 from campaigns.signatures.models import COUNTED_STATES, Signature, SignatureCountChange
+from campaigns.signatures.operations import process_intake
+
+
+# expires: while no worker runs, beat and the nudges pile these up; one that waited a
+# minute has nothing left to do that a newer one will not do
+@shared_task(ignore_result=True, expires=60)
+def process_signature_intake() -> int:
+    """Sign what waits in the intake, a committed batch at a time, until it is empty.
+
+    Run by beat every SIGNATURE_INTAKE_SECONDS and nudged by signing requests. Several
+    at once share the work (each batch claims its own rows); the confirmation emails
+    are enqueued after each batch's commit.
+    """
+    batch = current_app.config["SIGNATURE_INTAKE_BATCH"]
+    taken, total = batch, 0
+    while taken == batch:
+        taken = process_intake(batch)
+        db.session.commit()
+        total += taken
+    return total
 
 
 @shared_task(ignore_result=True)

@@ -97,7 +97,7 @@ def sign(slug: str):
         return render_campaign(campaign, form, status=422)
     source = (request.args.get("utm_source") or "web")[:100]
     try:
-        operations.sign(campaign, signature_request_from(form, source, campaign))
+        operations.take_signature(campaign, signature_request_from(form, source, campaign))
     except CampaignClosed:
         return render_campaign(campaign, form, status=409)
     return redirect(url_for("signatures.thanks", slug=campaign.slug), 303)

@@ -10,6 +10,7 @@ from campaigns.signatures.models import Signature, SignatureState
 from campaigns.signatures.tasks import flush_signature_counts
 from campaigns.supporters.models import Supporter
 from tests.conftest import fresh
+from tests.helpers import process_intake, wait_until
 
 VALID = {"first_name": "Ines", "last_name": "Costa", "email": "ines@example.org", "country": "PT"}
 
@@ -48,7 +49,7 @@ def test_sign_through_the_api_sends_the_same_confirmation(client, campaign, cele
                            json={**VALID, "public": True, "consent_updates": False})
     assert response.status_code == 202
     assert response.get_json() == {"status": "pending_confirmation"}
-    fresh()
+    wait_until(signatures, message="the worker to record the signature")
     signature = db.session.scalars(select(Signature)).one()
     assert signature.state == SignatureState.PENDING and signature.public is True
     assert signature.source == "api"
@@ -64,6 +65,7 @@ def test_signing_twice_answers_the_same(client, campaign):
     second = client.post(url, json={**VALID, "email": "INES+again@example.org"})
     assert first.status_code == second.status_code == 202
     assert first.get_json() == second.get_json()
+    process_intake()
     assert signatures() == 1
 
 
@@ -125,7 +127,7 @@ def test_unexpected_error_is_json_500_without_internals(app, client, campaign, m
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(operations, "sign", explode)
+    monkeypatch.setattr(operations, "take_signature", explode)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     try:
         response = client.post(f"/api/v1/campaigns/{campaign.slug}/signatures", json=VALID)

@@ -65,3 +65,22 @@ def test_unknown_page_is_a_friendly_404(client):
     assert response.status_code == 404
     assert "We could not find that page." in response.get_data(as_text=True)
     assert response.mimetype == "text/html"
+
+
+def test_work_queued_in_a_savepoint_waits_for_the_outer_commit(app):
+    from campaigns.core.db import after_commit, db
+
+    ran = []
+    with app.app_context():
+        after_commit(lambda: ran.append("outer"))
+        with db.session.begin_nested():
+            after_commit(lambda: ran.append("kept savepoint"))
+        assert ran == []  # releasing a savepoint commits nothing yet
+        try:
+            with db.session.begin_nested():
+                after_commit(lambda: ran.append("rolled-back savepoint"))
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        db.session.commit()
+    assert ran == ["outer", "kept savepoint"]

@@ -257,3 +257,28 @@ def test_workspace_finds_one_supporter_by_exact_email(client, login, make_campai
     assert "No supporter found" in search("lookup@example.org").get_data(as_text=True)
     actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert "supporter.export_sent" in actions and "supporter.erased" in actions
+
+
+def test_a_submission_not_yet_signed_is_exported_and_erased(client, make_campaign, signer,
+                                                             monkeypatch):
+    from campaigns.privacy.operations import erase, export_data
+    from campaigns.signatures import tasks
+    from campaigns.signatures.models import SignatureIntake
+
+    first, second = make_campaign(), make_campaign()
+    signer(first, "waiting@example.org", comment="First")
+    # the second one waits in the intake: the worker is away
+    monkeypatch.setattr(tasks, "process_intake", lambda limit: 0)
+    assert client.post(f"/api/v1/campaigns/{second.slug}/signatures", json={
+        "first_name": "Wa", "last_name": "It", "email": "Waiting+x@example.org", "country": "DE",
+        "comment": "Second"}).status_code == 202
+    fresh()
+    supporter = db.session.scalars(select(Supporter)).one()
+
+    data = export_data(supporter)
+    assert [(s["campaign"], s["state"], s["comment"]) for s in data["signatures"]] == \
+        [(first.slug, "confirmed", "First"), (second.slug, "submitted", "Second")]
+
+    erase(supporter)
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(SignatureIntake)) == 0

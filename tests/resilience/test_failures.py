@@ -33,6 +33,16 @@ def received(sink: Mailbox, prefix: str) -> Counter:
     return Counter(m.to for m in sink.messages() if m.to.startswith(prefix))
 
 
+@pytest.fixture
+def only_worker_processes_sign(monkeypatch):
+    """The suite's own worker (a thread here, on the suite's broker) signs nothing: the
+    intake is left to the worker processes a test starts, whose mail goes to its sink."""
+    from campaigns.signatures import tasks
+
+    monkeypatch.setattr(tasks, "process_intake", lambda limit: 0)
+
+
+@pytest.mark.usefixtures("only_worker_processes_sign")
 def test_redis_killed_and_restarted_while_signatures_arrive(
         other_app, own_redis, worker_process, campaign, tmp_path):
     sink = Mailbox(tmp_path / "mail", free_port())
@@ -92,6 +102,7 @@ def recorded_as_sent() -> int:
                              .where(OutgoingEmail.state == EmailState.SENT))
 
 
+@pytest.mark.usefixtures("only_worker_processes_sign")
 def test_a_worker_killed_mid_batch_finishes_after_restart_and_sends_each_email_once(
         app, other_app, worker_process, campaign, tmp_path):
     broker = f"sqla+sqlite:///{tmp_path / 'kill-broker.sqlite'}"
@@ -163,3 +174,34 @@ def test_postgresql_restarted_requests_fail_cleanly_and_recover(other_app, own_p
     assert wait_until(lambda: client.get("/c/pg").status_code == 200, timeout=30,
                       message="the campaign page to come back")
     assert client.post("/api/v1/campaigns/pg/signatures", json=person(2, "pg")).status_code == 202
+
+
+@pytest.mark.usefixtures("only_worker_processes_sign")
+def test_a_worker_killed_mid_intake_batch_leaves_no_duplicate_and_no_loss(
+        other_app, worker_process, campaign, tmp_path):
+    """A batch's signatures and the deletion of its intake rows commit together."""
+    from campaigns.signatures.models import SignatureIntake
+
+    batch, total = 100, 300
+    broker = f"sqla+sqlite:///{tmp_path / 'intake-broker.sqlite'}"
+    client = other_app(CELERY_BROKER_URL=broker).test_client()
+    people = [person(i, "intake") for i in range(total)]
+    assert sign_via_api(client, campaign.slug, people) == [202] * total
+
+    def counts() -> tuple[int, int]:
+        fresh()
+        return (db.session.scalar(select(func.count()).select_from(SignatureIntake)),
+                db.session.scalar(select(func.count()).select_from(Signature)))
+
+    # mail goes nowhere (a closed port): the outbox rows are what this test counts
+    settings = dict(SIGNATURE_INTAKE_BATCH=str(batch), MAIL_PORT=str(free_port()))
+    worker = worker_process(broker, **settings)
+    wait_until(lambda: counts()[0] < total, timeout=120, message="a first batch signed")
+    worker.kill_hard()  # the next batch is half-way through its transaction
+    waiting, signed = counts()
+    assert waiting + signed == total and 0 < waiting and signed % batch == 0, (waiting, signed)
+
+    worker_process(broker, **settings)  # beat finds what is left
+    wait_until(lambda: counts() == (0, total), timeout=180, message="every submission signed")
+    per_person = Counter(db.session.scalars(select(OutgoingEmail.to_address)))
+    assert len(per_person) == total and set(per_person.values()) == {1}

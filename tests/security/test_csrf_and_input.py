@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import select
 
 from campaigns.core.db import db
-from tests.conftest import fresh
 
 #: routes that take no CSRF token, and why (README, "Security")
 DOCUMENTED_EXEMPTIONS = {
@@ -58,7 +57,7 @@ def test_a_forged_forwarded_for_header_does_not_change_the_rate_limit_key(app, c
     """With no trusted proxy configured, X-Forwarded-For is ignored: a flood cannot
     spread itself over made-up addresses."""
     from campaigns.signatures.models import Signature, SignatureState
-    from tests.helpers import csrf_token
+    from tests.helpers import csrf_token, process_intake
 
     token = csrf_token(client.get(f"/c/{campaign.slug}").get_data(as_text=True))
     app.config["SIGN_RATE_LIMIT"] = "2/minute"
@@ -72,14 +71,14 @@ def test_a_forged_forwarded_for_header_does_not_change_the_rate_limit_key(app, c
             assert response.status_code == 303
     finally:
         app.config["SIGN_RATE_LIMIT"] = "10000/minute"
-    fresh()
+    process_intake()
     states = [s.state for s in db.session.scalars(select(Signature).order_by(Signature.id))]
     assert states == [SignatureState.PENDING] * 2 + [SignatureState.FRAUDULENT] * 2
 
 
 def test_extra_form_fields_cannot_set_protected_attributes(client, campaign):
     from campaigns.signatures.models import Signature, SignatureState
-    from tests.helpers import csrf_token
+    from tests.helpers import csrf_token, process_intake
 
     page = client.get(f"/c/{campaign.slug}").get_data(as_text=True)
     client.post(f"/c/{campaign.slug}/sign", data={
@@ -87,7 +86,7 @@ def test_extra_form_fields_cannot_set_protected_attributes(client, campaign):
         "email": "eve@example.org", "country": "DE",
         "state": "confirmed", "confirmed_at": "2020-01-01", "campaign_id": "999",
         "fraud_reason": "", "signature_count": "1000000", "public": "y"})
-    fresh()
+    process_intake()
     signature = db.session.scalars(select(Signature)).one()
     assert signature.state == SignatureState.PENDING and signature.confirmed_at is None
     assert signature.campaign_id == campaign.id

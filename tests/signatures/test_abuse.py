@@ -10,7 +10,7 @@ from campaigns.signatures.models import Signature, SignatureState
 from campaigns.signatures.operations import confirm
 from campaigns.signatures.tasks import flush_signature_counts, reconcile_signature_counts
 from tests.conftest import fresh
-from tests.helpers import csrf_token
+from tests.helpers import process_intake
 
 
 @pytest.fixture
@@ -156,6 +156,7 @@ def test_a_campaign_under_attack_asks_for_a_proof_of_work(client, campaign, sign
         "first_name": "A", "last_name": "B", "email": "partner@example.org", "country": "DE",
         "altcha": solve(client, campaign)})
     assert api.status_code == 202
+    process_intake()
     assert states() == {
         "person@example.org": ("pending", None),
         "replay@example.org": ("fraudulent", "proof_of_work"),

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from campaigns.core.db import db
 from campaigns.core.extensions import limiter
 from campaigns.signatures.models import Signature
-from tests.conftest import fresh
+from tests.helpers import process_intake
 
 REDIS_URL = os.environ.get("RATELIMIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 
@@ -60,7 +60,7 @@ def test_signing_limits_count_in_redis_across_two_app_instances(campaign, other_
 
     # Over the soft limit: the same answer, silently stored as fraud; over the hard one: 429.
     assert statuses == [202] * 5 + [429]
-    fresh()
+    process_intake()
     found = {s.supporter.email: (s.state.value, s.fraud_reason)
              for s in db.session.scalars(select(Signature))}
     assert [found[f"redis-limit{i}@example.org"] for i in range(5)] == \

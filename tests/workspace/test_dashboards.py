@@ -11,7 +11,7 @@ from campaigns.core.db import db
 from campaigns.paper.operations import record_paper_batch
 from campaigns.signatures.models import Signature
 from tests.conftest import fresh
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, process_intake
 
 
 def stat(page: str, name: str) -> str:
@@ -86,7 +86,7 @@ def test_signing_keeps_utm_tags_and_only_the_referring_host(client, campaign):
                                          "country": "BD"},
                            headers={"Referer": f"http://threadline.test/c/{campaign.slug}"})
     assert response.status_code == 303
-    fresh()
+    process_intake()
     signature = db.session.scalars(select(Signature)).one()
     assert (signature.source, signature.utm_medium, signature.utm_campaign, signature.referrer_host) \
         == ("partner-union", "email", "may", "news.example")
@@ -104,7 +104,7 @@ def test_the_api_keeps_utm_tags_and_the_referring_host(client, campaign):
         json={"first_name": "Ines", "last_name": "Costa", "email": "ines@example.org", "country": "PT"},
         headers={"Referer": "https://Partner.Example/petition?id=1"})
     assert response.status_code == 202
-    fresh()
+    process_intake()
     signature = db.session.scalars(select(Signature)).one()
     assert (signature.source, signature.utm_medium, signature.utm_campaign, signature.referrer_host) \
         == ("partner", "embed", "x", "partner.example")
