@@ -192,10 +192,12 @@ class Bench:
         real, bare = self.main_servers()
         page_rps = self.cache.get("page_rps") or self.get_load(real.base + PAGE).rps
         sign_rps = self.cache.get("sign_rps") or self.sign_load(real).rps
-        # open loop at fixed rates: about 35 % of the real app's page capacity for readers
-        # and 25 % of its intake capacity for signers, the same rates on both apps
+        # open loop at fixed rates, the same on both apps: about 35 % of the real app's page
+        # capacity for readers, and signers at --b3-signers (default: issue 7's reference,
+        # "Revoke Article 50" at about 2,000 signatures a minute); with --b3-signers 0,
+        # 25 % of the measured intake capacity (the rule before 2026-11-25, which made B3
+        # harder the cheaper intake got)
         read_rate = max(5.0, round(0.35 * page_rps, 1))
-        # --b3-signers fixes the rate instead, to compare two versions of the app at one mix
         write_rate = self.args.b3_signers or max(2.0, round(0.25 * sign_rps, 1))
         seconds = self.args.b3_seconds
 
@@ -510,8 +512,9 @@ def main() -> None:
                         help="length of one closed-loop load run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--b3-seconds", type=float, default=10)
-    parser.add_argument("--b3-signers", type=float, default=0,
-                        help="B3's signers per second (default: 25%% of the measured intake capacity)")
+    parser.add_argument("--b3-signers", type=float, default=round(2000 / 60, 1),
+                        help="B3's signers per second (default 33.3: 2,000 a minute, issue 7's "
+                             "reference; 0: 25%% of the measured intake capacity)")
     parser.add_argument("--b5-rows-pg", type=int, default=10_000_000)
     parser.add_argument("--b5-rows-sqlite", type=int, default=10_000_000)
     parser.add_argument("--b5-requests", type=int, default=300)
