@@ -49,6 +49,7 @@ test-all: test test-browser
 
 ## bench: the issue-7 benchmarks (B1..B6) on SQLite and PostgreSQL, ~20 min; one: make bench B=B1; extra options: BENCH_ARGS="--db postgresql --snapshot HEAD"
 bench: $(BIN)/.installed-bench
+	command -v wrk >/dev/null || apt-get install -y -qq wrk || echo "wrk could not be installed: the slower Python load generator is used"
 	$(BIN)/python bench/run.py $(if $(B),--only $(B)) $(BENCH_ARGS)
 ## security: static analysis of our code (bandit); reviewed exceptions are marked "# nosec" with a reason above
 security: install-tests
