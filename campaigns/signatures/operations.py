@@ -171,7 +171,8 @@ def sign(campaign: Campaign, request: SignatureRequest,
     """
     suspicious = request.suspicion is not None
     supporter = supporter_acting(request, campaign_id=campaign.id,
-                                 source=f"{request.source or 'web'}:petition:{campaign.slug}")
+                                 source=f"{request.source or 'web'}:petition:{campaign.slug}",
+                                 acted_at=signed_at)
     now = utcnow()
     signature = insert_row_ignoring_conflicts(
         Signature,

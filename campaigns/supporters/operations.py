@@ -1,12 +1,13 @@
 """Finding and recording supporters, and their consents (append-only; the latest row counts)."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from flask_babel import get_locale
 from sqlalchemy import Select, func, select
 
-from campaigns.core.db import db, insert_row_ignoring_conflicts
+from campaigns.core.db import db, insert_row_ignoring_conflicts, utcnow
 from campaigns.supporters.models import Consent, ConsentPurpose, Supporter
 
 #: providers where dots in the local part do not matter
@@ -51,9 +52,13 @@ def upsert_supporter(*, email: str, first_name: str, last_name: str, country: st
 
 
 def record_consent(supporter: Supporter, *, purpose: ConsentPurpose, granted: bool,
-                   wording: str, source: str, campaign_id: int | None = None) -> Consent:
+                   wording: str, source: str, campaign_id: int | None = None,
+                   given_at: datetime | None = None) -> Consent:
+    """Append a consent row; ``given_at`` when the person gave it earlier than now (a
+    signature submitted before a worker recorded it)."""
     consent = Consent(supporter_id=supporter.id, purpose=purpose, granted=granted,
-                      wording=wording, source=source, campaign_id=campaign_id)
+                      wording=wording, source=source, campaign_id=campaign_id,
+                      created_at=given_at or utcnow())
     db.session.add(consent)
     return consent
 
@@ -114,14 +119,17 @@ class SupporterDetails(Protocol):
     suspicion: str | None
 
 
-def supporter_acting(details: SupporterDetails, *, campaign_id: int, source: str) -> Supporter:
+def supporter_acting(details: SupporterDetails, *, campaign_id: int, source: str,
+                     acted_at: datetime | None = None) -> Supporter:
     """The supporter behind a signature or a letter, created if new, with their consent to
-    campaign updates recorded when they gave it (never for a suspicious request)."""
+    campaign updates recorded when they gave it (``acted_at``, default now; never for a
+    suspicious request)."""
     supporter = upsert_supporter(
         email=details.email, first_name=details.first_name, last_name=details.last_name,
         country=details.country, postcode=details.postcode, locale=str(get_locale() or "en"),
     )
     if details.consent_updates and details.suspicion is None:
         record_consent(supporter, purpose=ConsentPurpose.CAMPAIGN_UPDATES, granted=True,
-                       wording=details.consent_wording, campaign_id=campaign_id, source=source)
+                       wording=details.consent_wording, campaign_id=campaign_id, source=source,
+                       given_at=acted_at)
     return supporter

@@ -14,7 +14,7 @@ from campaigns.petitions.models import CampaignStatus
 from campaigns.signatures import operations, tasks
 from campaigns.signatures.models import Signature, SignatureIntake, SignatureState
 from campaigns.signatures.operations import INTAKE_MAX_ATTEMPTS
-from campaigns.supporters.models import Supporter
+from campaigns.supporters.models import Consent, Supporter
 from tests.conftest import fresh
 from tests.helpers import csrf_token, process_intake
 
@@ -148,11 +148,12 @@ def test_a_row_that_fails_is_kept_for_later_without_holding_up_the_others(
     assert (count(SignatureIntake), count(Signature)) == (0, 3)
 
 
-def test_the_signature_is_dated_by_its_submission(client, campaign, worker_down):
-    assert sign_by_api(client, campaign).status_code == 202
+def test_the_signature_and_its_consent_are_dated_by_the_submission(client, campaign, worker_down):
+    assert sign_by_api(client, campaign, consent_updates=True).status_code == 202
     submitted_at = db.session.scalar(select(SignatureIntake.created_at))
     worker_down()
     assert db.session.scalar(select(Signature.created_at)) == submitted_at
+    assert db.session.scalar(select(Consent.created_at)) == submitted_at
 
 
 def test_requests_wake_the_worker_at_most_once_per_interval(app, client, campaign, monkeypatch):
