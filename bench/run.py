@@ -364,7 +364,7 @@ class Bench:
         raw = out_dir / f"{scenario}-{self.kind}.txt"
         seconds = max(self.args.seconds * 2, 8)
         spy = subprocess.Popen([str(BIN / "py-spy"), "record", "--pid", str(real.process.pid),
-                                "--subprocesses", "--gil", "--duration", str(seconds), "--rate", "200",
+                                "--subprocesses", "--gil", "--duration", str(max(1, round(seconds))), "--rate", "200",
                                 "--format", "raw", "--output", str(raw), "--nonblocking"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         time.sleep(1)
