@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import threading
-import time
 from datetime import timedelta
 from email.policy import default as default_policy
 from email.utils import formataddr
@@ -12,7 +11,7 @@ from email.utils import formataddr
 import pytest
 from aiosmtpd.controller import Controller
 from flask_mail import Message
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from campaigns.core.db import db, utcnow
 from campaigns.core.mail import (
@@ -25,7 +24,7 @@ from campaigns.core.mail import (
 )
 from campaigns.devmail.capture import MaildirHandler
 from tests.conftest import fresh
-from tests.helpers import Mailbox, free_port
+from tests.helpers import Mailbox, free_port, wait_until
 
 
 def outbox(email_id: int) -> OutgoingEmail:
@@ -217,7 +216,11 @@ def test_a_long_batch_renews_its_lease_so_no_one_else_sends_its_emails(app, tmp_
 
         thread = threading.Thread(target=worker)
         thread.start()
-        time.sleep(3)  # the first lease ran out long ago: a second worker comes along
+        # a second worker comes along once the batch's first lease, as claimed, has run out
+        first_lease = wait_until(lambda: fresh() or db.session.scalar(
+            select(func.min(OutgoingEmail.claimed_until)).where(OutgoingEmail.id.in_(ids))),
+            message="the batch's claim")
+        wait_until(lambda: utcnow() > first_lease, message="the first lease to run out")
         second = deliver_emails(ids)
         thread.join()
     finally:
