@@ -498,7 +498,5 @@ def sweep_outbox(limit: int = 1000) -> int:
         .limit(limit)
     ).all()
     db.session.rollback()
-    for email_id in due:
-        if not enqueue(deliver_email, email_id):
-            break
+    enqueue_deliveries(due)
     return len(due)
