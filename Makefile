@@ -6,7 +6,7 @@ PORT ?= 5000
 export FLASK_APP := wsgi
 export PORT
 
-.PHONY: run test test-browser test-all security install install-tests migrate seed messages clean bench
+.PHONY: run test test-browser test-all security audit install install-tests migrate seed messages clean bench
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,12 @@ bench: $(BIN)/.installed-bench
 ## security: static analysis of our code (bandit); reviewed exceptions are marked "# nosec" with a reason above
 security: install-tests
 	$(BIN)/bandit --quiet --recursive campaigns config.py wsgi.py
+
+## audit: known vulnerabilities in every installed package (pip-audit, PyPI's advisories);
+## --strict fails when a package cannot be audited; reviewed exceptions: .ci/pip-audit-ignore
+audit: install-tests
+	$(BIN)/pip-audit --strict --progress-spinner off \
+	  $(addprefix --ignore-vuln ,$(shell sed -e 's/#.*//' .ci/pip-audit-ignore))
 
 ## messages: extract translatable strings into campaigns/translations/messages.pot
 messages: install
