@@ -35,6 +35,7 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | SIGNATURE_INTAKE_NUDGE_SECONDS | 0.5 (per web process: at most one wake-up then) |
 | SIGNATURE_INTAKE_BATCH    | 50 (signatures recorded per worker transaction)   |
 | CAMPAIGN_PAGE_CACHE_SECONDS | 5 (anonymous campaign pages reused per process) |
+| CAMPAIGN_SIGN_SNAPSHOT_SECONDS | 1 (a campaign's status as signing reads it, per process) |
 | EMAIL_CHECK_DELIVERABILITY| false (true: look up the domain's mail servers)   |
 | RATELIMIT_ENABLED         | true                                              |
 | RATELIMIT_STORAGE_URI     | memory:// (use redis://... in production)         |
@@ -235,6 +236,10 @@ class Config:
     SIGNATURE_INTAKE_BATCH = env_int("SIGNATURE_INTAKE_BATCH", 50)
     #: how long a campaign page drawn for anonymous readers is reused (0: never)
     CAMPAIGN_PAGE_CACHE_SECONDS = float(os.environ.get("CAMPAIGN_PAGE_CACHE_SECONDS", "5"))
+    #: how long a process reuses what signing reads of a campaign (its status, deadline and
+    #: proof-of-work switch; 0: read it for every signature). A campaign closed in another
+    #: process takes signatures for at most this long (campaigns/petitions/operations.py)
+    CAMPAIGN_SIGN_SNAPSHOT_SECONDS = float(os.environ.get("CAMPAIGN_SIGN_SNAPSHOT_SECONDS", "1"))
 
     # Supporters' data
     #: days after a campaign closed (or was won) before its signers are anonymised
@@ -363,6 +368,7 @@ class TestingConfig(Config):
     SIGN_MIN_SECONDS = 0.0
     LETTER_RATE_LIMIT = "10000/minute"
     CAMPAIGN_PAGE_CACHE_SECONDS = 0.0  # tests reuse slugs; test_page_cache turns it on
+    CAMPAIGN_SIGN_SNAPSHOT_SECONDS = 0.0  # likewise; test_sign_snapshot turns it on
     LOGIN_RATE_LIMIT = LOGIN_ACCOUNT_RATE_LIMIT = "10000/minute"
     SESSION_COOKIE_SECURE = False
     #: the tests send real SMTP to an aiosmtpd sink (Flask-Mail would suppress it)

@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from campaigns.core.extensions import csrf
 from campaigns.core.urls import external_url
 from campaigns.petitions.models import Campaign
-from campaigns.petitions.operations import find_visible_campaign, listed_campaigns
+from campaigns.petitions.operations import campaign_to_sign, find_visible_campaign, listed_campaigns
 from campaigns.signatures import operations
 from campaigns.signatures.forms import SignatureForm
 from campaigns.signatures.views import sign_limit, signature_request_from
@@ -91,7 +91,7 @@ def form_data_from_json(payload: Any) -> tuple[MultiDict | None, dict[str, list[
 @bp.post("/campaigns/<slug>/signatures")
 @sign_limit
 def create_signature(slug: str):
-    campaign = find_visible_campaign(slug, with_targets=False)
+    campaign = campaign_to_sign(slug)
     if campaign is None:
         return not_found()
     if not campaign.accepts_signatures():

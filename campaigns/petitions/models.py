@@ -41,6 +41,12 @@ VISIBLE_STATES = frozenset({CampaignStatus.LIVE, CampaignStatus.PAUSED,
 LISTED_STATES = frozenset({CampaignStatus.LIVE})
 #: campaigns that take signatures (until their deadline)
 SIGNABLE_STATES = frozenset({CampaignStatus.LIVE})
+
+
+def signable(status: CampaignStatus, deadline: date | None, today: date | None = None) -> bool:
+    """A campaign takes signatures while live and until the end of its deadline day."""
+    today = today or utcnow().date()
+    return status in SIGNABLE_STATES and (deadline is None or today <= deadline)
 #: the allowed lifecycle moves; the campaigner workspace enforces them
 TRANSITIONS = {
     CampaignStatus.DRAFT: {CampaignStatus.REVIEW},
@@ -124,8 +130,7 @@ class Campaign(TimestampMixin, db.Model):
         return self.status in VISIBLE_STATES
 
     def accepts_signatures(self, today: date | None = None) -> bool:
-        today = today or utcnow().date()
-        return self.status in SIGNABLE_STATES and (self.deadline is None or today <= self.deadline)
+        return signable(self.status, self.deadline, today)
 
     @property
     def public_count(self) -> int:

@@ -1,20 +1,23 @@
 """Reading campaigns as the public sees them."""
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import abort
+from flask import abort, current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import load_only, selectinload
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.orm import Session, selectinload
 
 from campaigns.audit.operations import record
 from campaigns.core.db import db, utcnow
 from campaigns.petitions.models import (
     EDITABLE_STATES, ESCALATIONS, LISTED_STATES, SECOND_PAIR_OF_EYES, TRANSITIONS, VISIBLE_STATES,
-    Campaign, CampaignStatus, CampaignTarget,
+    Campaign, CampaignStatus, CampaignTarget, signable,
 )
 
 
@@ -37,19 +40,94 @@ def listed_campaigns() -> list[Campaign]:
 _VISIBLE_CAMPAIGN = select(Campaign).where(Campaign.slug == bindparam("slug"),
                                            Campaign.status.in_(VISIBLE_STATES))
 _VISIBLE_CAMPAIGN_WITH_TARGETS = _VISIBLE_CAMPAIGN.options(_with_targets())
-#: what taking a signature reads; a page drawn after a refusal loads the rest when it needs it
-_VISIBLE_CAMPAIGN_TO_SIGN = _VISIBLE_CAMPAIGN.options(load_only(
-    Campaign.id, Campaign.slug, Campaign.status, Campaign.deadline, Campaign.proof_of_work))
 
 
-def find_visible_campaign(slug: str, with_targets: bool = True) -> Campaign | None:
-    """A campaign the public may see; signing needs neither its targets nor its story."""
-    query = _VISIBLE_CAMPAIGN_WITH_TARGETS if with_targets else _VISIBLE_CAMPAIGN_TO_SIGN
-    return db.session.scalars(query, {"slug": slug}).first()
+def find_visible_campaign(slug: str) -> Campaign | None:
+    """A campaign the public may see, with its targets (the signing doors read less:
+    ``campaign_to_sign``)."""
+    return db.session.scalars(_VISIBLE_CAMPAIGN_WITH_TARGETS, {"slug": slug}).first()
 
 
-def visible_campaign_or_404(slug: str, with_targets: bool = True) -> Campaign:
-    campaign = find_visible_campaign(slug, with_targets)
+@dataclass(frozen=True, slots=True)
+class CampaignToSign:
+    """What taking a signature reads of a campaign, as this process last saw it."""
+
+    id: int
+    slug: str
+    status: CampaignStatus
+    deadline: date | None
+    proof_of_work: bool
+
+    def accepts_signatures(self, today: date | None = None) -> bool:
+        return signable(self.status, self.deadline, today)
+
+
+#: slug -> (monotonic time read, the campaign or None when not visible)
+_to_sign: OrderedDict[str, tuple[float, CampaignToSign | None]] = OrderedDict()
+_to_sign_lock = threading.Lock()
+_TO_SIGN_MAX_ENTRIES = 2000
+_TO_SIGN = select(Campaign.id, Campaign.slug, Campaign.status, Campaign.deadline,
+                  Campaign.proof_of_work).where(Campaign.slug == bindparam("slug"),
+                                                Campaign.status.in_(VISIBLE_STATES))
+
+
+def campaign_to_sign(slug: str) -> CampaignToSign | None:
+    """The visible campaign ``slug`` for the signing doors, or None.
+
+    During a surge every signature asks the same question about the same campaign, so each
+    process keeps the answer for CAMPAIGN_SIGN_SNAPSHOT_SECONDS (a fifth of a signing
+    request's work). A change made in this process is seen at once (``_forget_on_commit``);
+    one made in another process, such as closing the campaign or switching on the proof of
+    work, within that interval. A signature taken in between is processed like any other,
+    as one submitted just before the change would be.
+    """
+    max_age = current_app.config["CAMPAIGN_SIGN_SNAPSHOT_SECONDS"]
+    now = time.monotonic()
+    entry = _to_sign.get(slug) if max_age > 0 else None
+    if entry is not None and now - entry[0] <= max_age:
+        return entry[1]
+    row = db.session.execute(_TO_SIGN, {"slug": slug}).first()
+    campaign = CampaignToSign(*row) if row is not None else None
+    if max_age > 0:
+        with _to_sign_lock:
+            _to_sign[slug] = (now, campaign)
+            _to_sign.move_to_end(slug)
+            while len(_to_sign) > _TO_SIGN_MAX_ENTRIES:
+                _to_sign.popitem(last=False)
+    return campaign
+
+
+def forget_campaigns_to_sign() -> None:
+    with _to_sign_lock:
+        _to_sign.clear()
+
+
+_CAMPAIGN_CHANGED = "threadline.campaign_changed"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_campaign_changes(session: Session, flush_context: Any) -> None:
+    if any(isinstance(obj, Campaign) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info[_CAMPAIGN_CHANGED] = True
+        forget_campaigns_to_sign()
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_on_commit(session: Session) -> None:
+    # forgotten at the flush already; again now, in case another thread of this process
+    # read the old row between the flush and the commit
+    if session.info.pop(_CAMPAIGN_CHANGED, False):
+        forget_campaigns_to_sign()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_note(session: Session, previous_transaction: Any) -> None:
+    if not previous_transaction.nested:
+        session.info.pop(_CAMPAIGN_CHANGED, None)
+
+
+def visible_campaign_or_404(slug: str) -> Campaign:
+    campaign = find_visible_campaign(slug)
     if campaign is None:
         abort(404)
     return campaign

@@ -103,7 +103,9 @@ class SignatureForm(SupporterDetailsForm):
 
         super().__init__(*args, **kwargs)
         self.country.choices = [("", _l("Choose your country"))] + country_choices()
-        if not self.started.data:
+        # a form being drawn gets its start time; a submitted one keeps what it carried
+        # (an API call carries none and needs none: it is not drawn)
+        if not self.started.data and not self.is_submitted():
             self.started.data = form_started_token()
 
 

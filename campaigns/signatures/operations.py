@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_babel import force_locale, get_locale
@@ -33,6 +34,9 @@ from campaigns.signatures.models import (
 )
 from campaigns.supporters.models import Supporter
 from campaigns.supporters.operations import canonical_email, supporter_acting
+
+if TYPE_CHECKING:
+    from campaigns.petitions.operations import CampaignToSign
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +82,7 @@ class SignatureRequest:
     referrer_host: str | None = None
 
 
-def take_signature(campaign: Campaign, request: SignatureRequest) -> None:
+def take_signature(campaign: CampaignToSign, request: SignatureRequest) -> None:
     """Accept a submitted signature: one intake row, which the request's commit makes durable.
 
     Everything else (supporter, consent, signature, confirmation email) is done by a

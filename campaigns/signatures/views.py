@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 
 from campaigns.core.extensions import limiter
-from campaigns.petitions.operations import visible_campaign_or_404
+from campaigns.petitions.operations import campaign_to_sign, visible_campaign_or_404
 from campaigns.petitions.views import render_campaign
 from campaigns.signatures import abuse, operations
 from campaigns.signatures.forms import CONSENT_WORDING, ConfirmForm, ResendForm, SignatureForm
@@ -89,17 +89,19 @@ def signing_query_processor():
 @bp.post("/c/<slug>/sign")
 @sign_limit
 def sign(slug: str):
-    campaign = visible_campaign_or_404(slug, with_targets=False)
+    campaign = campaign_to_sign(slug)
+    if campaign is None:
+        abort(404)
     form = SignatureForm()
     if not campaign.accepts_signatures():
-        return render_campaign(campaign, form, status=409)
+        return render_campaign(visible_campaign_or_404(slug), form, status=409)
     if not form.validate():
-        return render_campaign(campaign, form, status=422)
+        return render_campaign(visible_campaign_or_404(slug), form, status=422)
     source = (request.args.get("utm_source") or "web")[:100]
     try:
         operations.take_signature(campaign, signature_request_from(form, source, campaign))
     except CampaignClosed:
-        return render_campaign(campaign, form, status=409)
+        return render_campaign(visible_campaign_or_404(slug), form, status=409)
     return redirect(url_for("signatures.thanks", slug=campaign.slug), 303)
 
 
