@@ -17,6 +17,7 @@ from campaigns.accounts.policy import Role, require_role
 from campaigns.admin.views import add_menu_item
 from campaigns.core.db import db
 from campaigns.petitions.models import Campaign
+from campaigns.signatures import operations as intake
 
 bp = Blueprint("abuse", __name__, url_prefix="/admin/abuse")
 add_menu_item("abuse.overview", _l("Abuse"), Role.ADMIN)
@@ -35,12 +36,18 @@ def _form() -> InvalidationForm:
     return form
 
 
+def _overview(form: InvalidationForm):
+    jobs = db.session.scalars(select(InvalidationJob).order_by(InvalidationJob.id.desc()).limit(50)).all()
+    return render_template("abuse/overview.html", trending=operations.trending(), jobs=jobs,
+                           form=form, actions=FlaskForm(), held=intake.held_intake(),
+                           waiting=intake.waiting_intake_count(),
+                           max_attempts=intake.INTAKE_MAX_ATTEMPTS)
+
+
 @bp.get("/")
 @require_role(Role.ADMIN)
 def overview():
-    jobs = db.session.scalars(select(InvalidationJob).order_by(InvalidationJob.id.desc()).limit(50)).all()
-    return render_template("abuse/overview.html", trending=operations.trending(), jobs=jobs,
-                           form=_form(), actions=FlaskForm())
+    return _overview(_form())
 
 
 @bp.post("/jobs")
@@ -48,9 +55,7 @@ def overview():
 def start():
     form = _form()
     if not form.validate():
-        jobs = db.session.scalars(select(InvalidationJob).order_by(InvalidationJob.id.desc()).limit(50)).all()
-        return render_template("abuse/overview.html", trending=operations.trending(), jobs=jobs,
-                               form=form, actions=FlaskForm()), 422
+        return _overview(form), 422
     as_utc = lambda value: value.replace(tzinfo=timezone.utc) if value else None  # noqa: E731
     operations.start_job(
         reason=form.reason.data, network=(form.network.data or "").strip() or None,
@@ -73,4 +78,19 @@ def control(job_id: int, action: str):
     if action not in steps:
         abort(404)
     steps[action](job)
+    return redirect(url_for("abuse.overview"), 303)
+
+
+@bp.post("/held/<int:intake_id>/<action>")
+@require_role(Role.ADMIN)
+def held(intake_id: int, action: str):
+    """A submission the worker could not record: try it again, or discard it."""
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    steps = {"retry": intake.retry_held, "discard": intake.discard_held}
+    if action not in steps:
+        abort(404)
+    steps[action](intake.held_or_404(intake_id))
+    flash(_("The signature is back in the queue.") if action == "retry"
+          else _("The submission was discarded."))
     return redirect(url_for("abuse.overview"), 303)

@@ -129,3 +129,5 @@ class SignatureIntake(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     #: why the last attempt failed
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+    campaign: Mapped[Campaign] = relationship()

@@ -14,10 +14,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from flask import current_app
+from flask import abort, current_app
 from flask_babel import force_locale, get_locale
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
+from campaigns.audit.operations import record
 from campaigns.core.celery import enqueue
 from campaigns.core.db import after_commit, db, insert_row_ignoring_conflicts, utcnow
 from campaigns.core.mail import queue_email
@@ -162,6 +163,45 @@ def process_intake(limit: int) -> int:
                 **{**row._asdict(), "attempts": row.attempts + 1,
                    "last_error": f"{type(exc).__name__}: {exc}"[:500]}))
     return len(rows)
+
+
+def held_intake(limit: int = 200) -> list[SignatureIntake]:
+    """Submissions the worker gave up on (INTAKE_MAX_ATTEMPTS failures), oldest first."""
+    return list(db.session.scalars(
+        select(SignatureIntake).where(SignatureIntake.attempts >= INTAKE_MAX_ATTEMPTS)
+        .order_by(SignatureIntake.id).limit(limit)))
+
+
+def waiting_intake_count() -> int:
+    """Submissions the worker has yet to record (held ones not included)."""
+    return db.session.scalar(select(func.count()).select_from(SignatureIntake)
+                             .where(SignatureIntake.attempts < INTAKE_MAX_ATTEMPTS)) or 0
+
+
+def held_or_404(intake_id: int) -> SignatureIntake:
+    """A held submission; one still in the worker's hands is not an admin's to touch."""
+    intake = db.session.get(SignatureIntake, intake_id)
+    if intake is None or intake.attempts < INTAKE_MAX_ATTEMPTS:
+        abort(404)
+    return intake
+
+
+def retry_held(intake: SignatureIntake) -> None:
+    """Give a held submission back to the worker (after the cause was fixed)."""
+    record("signature_intake.retried", intake, campaign_id=intake.campaign_id,
+           last_error=intake.last_error)
+    intake.attempts = 0
+    intake.last_error = None
+    db.session.flush()
+    after_commit(nudge_intake_worker)
+
+
+def discard_held(intake: SignatureIntake) -> None:
+    """Drop a held submission for good (a signer's data not to be kept without a signature)."""
+    record("signature_intake.discarded", intake, campaign_id=intake.campaign_id,
+           last_error=intake.last_error)
+    db.session.delete(intake)
+    db.session.flush()
 
 
 def sign(campaign: Campaign, request: SignatureRequest,

@@ -116,7 +116,7 @@ def test_a_campaign_closed_after_the_submission_still_gets_the_signature(client,
 
 
 def test_a_row_that_fails_is_kept_for_later_without_holding_up_the_others(
-        client, campaign, monkeypatch, worker_down):
+        client, campaign, monkeypatch, worker_down, login, make_campaigner):
     sign = operations.sign
 
     def sign_unless_bob(campaign, request, **kwargs):
@@ -141,11 +141,49 @@ def test_a_row_that_fails_is_kept_for_later_without_holding_up_the_others(
     assert left.request["email"] == "bob@example.org"
     assert left.attempts == INTAKE_MAX_ATTEMPTS and left.last_error == "RuntimeError: a bug"
 
-    monkeypatch.setattr(operations, "sign", sign)  # fixed: a person puts it back in line
-    left.attempts = 0
-    db.session.commit()
+    # An admin sees it on the abuse desk, with its error but not the signer's address
+    login(make_campaigner("admin"))
+    desk = client.get("/admin/abuse/").get_data(as_text=True)
+    assert "RuntimeError: a bug" in desk and "bob@" not in desk
+
+    monkeypatch.setattr(operations, "sign", sign)  # fixed: the admin puts it back in line
+    retried = client.post(f"/admin/abuse/held/{left.id}/retry", data={"csrf_token": csrf_token(desk)})
+    assert retried.status_code == 303
     worker_run()
     assert (count(SignatureIntake), count(Signature)) == (0, 3)
+    assert "RuntimeError" not in client.get("/admin/abuse/").get_data(as_text=True)
+
+
+def held_row(campaign, email: str = "bob@example.org", attempts: int = INTAKE_MAX_ATTEMPTS):
+    row = SignatureIntake(campaign_id=campaign.id, canonical_email=email, locale="en",
+                          attempts=attempts, last_error="RuntimeError: a bug",
+                          request={"email": email})
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
+def test_only_an_admin_discards_a_held_submission_and_the_audit_log_keeps_why(
+        client, campaign, login, make_campaigner):
+    from campaigns.audit.models import AuditEvent
+
+    held, waiting = held_row(campaign), held_row(campaign, "cem@example.org", attempts=1)
+    login(make_campaigner("viewer"))
+    token = csrf_token(client.get(f"/c/{campaign.slug}").get_data(as_text=True))
+    assert client.post(f"/admin/abuse/held/{held}/discard", data={"csrf_token": token}).status_code == 403
+    client.post("/logout", data={"csrf_token": token})
+
+    login(make_campaigner("admin", email="desk@network.example"))
+    desk = client.get("/admin/abuse/").get_data(as_text=True)
+    assert "1 submission is on its way now" in desk  # the waiting one, not listed
+    assert client.post(f"/admin/abuse/held/{held}/discard").status_code == 400  # no CSRF token
+    token = csrf_token(desk)
+    assert client.post(f"/admin/abuse/held/{waiting}/discard", data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/admin/abuse/held/{held}/discard", data={"csrf_token": token}).status_code == 303
+    fresh()
+    assert db.session.scalars(select(SignatureIntake.id)).all() == [waiting]
+    event = db.session.scalars(select(AuditEvent).filter_by(action="signature_intake.discarded")).one()
+    assert event.details["last_error"] == "RuntimeError: a bug" and event.subject_id == held
 
 
 def test_the_signature_and_its_consent_are_dated_by_the_submission(client, campaign, worker_down):
