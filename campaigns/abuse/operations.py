@@ -1,6 +1,7 @@
 """Finding floods and striking them out."""
 from __future__ import annotations
 
+import enum
 import ipaddress
 from datetime import timedelta
 
@@ -10,8 +11,8 @@ from campaigns.abuse.models import ACTIVE_STATES, InvalidationJob, JobState
 from campaigns.audit.operations import record
 from campaigns.core.celery import enqueue
 from campaigns.core.db import after_commit, db, utcnow
-from campaigns.signatures.models import Signature
-from campaigns.signatures.operations import invalidate
+from campaigns.signatures.models import Signature, SignatureIntake
+from campaigns.signatures.operations import INTAKE_MAX_ATTEMPTS, invalidate
 from campaigns.supporters.models import Supporter
 
 BATCH = 500
@@ -83,18 +84,39 @@ class ConcurrentRun(Exception):
     """Another runner moved the job on while this one worked: this batch is rolled back."""
 
 
-def run_batch(job: InvalidationJob) -> bool:
-    """Invalidate one batch; False once the job has nothing more to do.
+class Batch(enum.Enum):
+    MORE = "more"
+    #: every signature is looked at, but submissions made before the job started still
+    #: wait in the intake: they become signatures soon and are looked at then
+    WAITING = "waiting for the intake"
+    DONE = "done"
+
+
+def _intake_holds_earlier_submissions(job: InvalidationJob) -> bool:
+    """During a flood the intake can lag behind; what was submitted before the admin
+    started the job is what they meant to strike out. Held rows (the worker gave up on
+    them) do not keep a job open: an admin decides on those."""
+    query = select(SignatureIntake.id).where(SignatureIntake.created_at <= job.created_at,
+                                             SignatureIntake.attempts < INTAKE_MAX_ATTEMPTS)
+    if job.campaign_id:
+        query = query.where(SignatureIntake.campaign_id == job.campaign_id)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def run_batch(job: InvalidationJob) -> Batch:
+    """Invalidate one batch, and say whether there is more.
 
     The cursor moves with a compare-and-set in the same transaction as the
     invalidations, so two runners of one job never both commit the same batch.
     """
     cursor = job.last_signature_id
     rows = _batch(job)
+    if not rows and _intake_holds_earlier_submissions(job):
+        return Batch.WAITING
     if not rows:
         job.state, job.finished_at = JobState.DONE, utcnow()
         record("invalidation.done", job, matched=job.matched, uncounted=job.uncounted)
-        return False
+        return Batch.DONE
     network = ipaddress.ip_network(job.network, strict=False) if job.network else None
     matched = uncounted = 0
     for signature_id, ip in rows:
@@ -115,7 +137,7 @@ def run_batch(job: InvalidationJob) -> bool:
     ).rowcount
     if not moved:
         raise ConcurrentRun(job.id)
-    return True
+    return Batch.MORE
 
 
 def trending(hours: int = 1, limit: int = 10) -> dict[str, list[tuple[str, int]]]:

@@ -1,6 +1,8 @@
 """Background work against abuse: bulk invalidation and the hourly trending report."""
 from __future__ import annotations
 
+import time
+
 from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
@@ -15,6 +17,8 @@ from campaigns.core.urls import external_url
 
 #: batches per task run; the job then queues itself again (no task runs for long)
 BATCHES_PER_RUN = 20
+#: while submissions made before the job wait in the intake, look again this often
+INTAKE_WAIT_SECONDS = 0.5
 
 
 @shared_task(ignore_result=True)
@@ -28,13 +32,15 @@ def run_invalidation_job(job_id: int) -> str:
             return "stopped"
         job.state = JobState.RUNNING
         try:
-            more = operations.run_batch(job)
+            batch = operations.run_batch(job)
         except operations.ConcurrentRun:
             db.session.rollback()
             return "another run has it"
         db.session.commit()
-        if not more:
+        if batch is operations.Batch.DONE:
             return "done"
+        if batch is operations.Batch.WAITING:
+            time.sleep(INTAKE_WAIT_SECONDS)
     enqueue(run_invalidation_job, job_id)
     return "continues"
 

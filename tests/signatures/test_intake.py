@@ -208,3 +208,32 @@ def test_requests_wake_the_worker_at_most_once_per_interval(app, client, campaig
 def test_beat_signs_the_intake_every_second(app):
     entries = app.extensions["celery"].conf.beat_schedule.values()
     assert {"task": "campaigns.signatures.tasks.process_signature_intake", "schedule": 1.0} in entries
+
+
+def test_an_invalidation_started_during_a_backlog_covers_what_still_waits_in_the_intake(
+        client, campaign, worker_down):
+    """A flood outruns the worker; the admin strikes it out before the intake has caught up."""
+    from campaigns.abuse import operations as abuse
+    from campaigns.abuse.models import InvalidationJob, JobState
+
+    for n in range(3):
+        assert sign_by_api(client, campaign, email=f"bot{n}@flood.example").status_code == 202
+    assert sign_by_api(client, campaign, email="ada@example.org").status_code == 202
+    job = InvalidationJob(reason="flood", email_domain="flood.example")  # run by hand below
+    db.session.add(job)
+    db.session.commit()
+
+    assert abuse.run_batch(job) is abuse.Batch.WAITING  # nothing signed yet: not done
+    db.session.commit()
+    worker_down()  # the intake catches up
+    job = db.session.get(InvalidationJob, job.id)
+    while (batch := abuse.run_batch(job)) is abuse.Batch.MORE:
+        db.session.commit()
+    db.session.commit()
+    assert batch is abuse.Batch.DONE and job.state == JobState.DONE and job.matched == 3
+    fresh()
+    states = dict(db.session.execute(select(Supporter.email, Signature.state).join(Signature.supporter)).all())
+    assert states == {"bot0@flood.example": SignatureState.INVALIDATED,
+                      "bot1@flood.example": SignatureState.INVALIDATED,
+                      "bot2@flood.example": SignatureState.INVALIDATED,
+                      "ada@example.org": SignatureState.PENDING}
