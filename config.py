@@ -72,6 +72,7 @@ variables alone (PostgreSQL, Redis, a real SMTP server).
 | DONATION_MAX_AMOUNT       | 1000000 (cents)                                   |
 | DONATE_RATE_LIMIT         | 10/minute;60/hour                                 |
 | SUPPORTER_RETENTION_DAYS  | 365 (after a campaign closed or was won)          |
+| OUTBOX_RETENTION_DAYS     | 30 (then a sent email's copy is emptied)          |
 | LIST_UNSUBSCRIBE_MAILTO   | unset (optional mailto: in List-Unsubscribe)      |
 | LETTER_RELEASE_SECONDS    | 60 (how often paced letters are released)         |
 | LETTER_SKIP_CONFIRMATION_DAYS | 0 (off; N: a supporter who confirmed a letter |
@@ -245,6 +246,8 @@ class Config:
     # Supporters' data
     #: days after a campaign closed (or was won) before its signers are anonymised
     SUPPORTER_RETENTION_DAYS = env_int("SUPPORTER_RETENTION_DAYS", 365)
+    #: days after which the outbox's copy of a sent (or finally failed) email is emptied
+    OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 30)
     #: an address that unsubscribes whoever writes to it; offered next to the one-click link
     LIST_UNSUBSCRIBE_MAILTO = os.environ.get("LIST_UNSUBSCRIBE_MAILTO") or None
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import String, cast, delete, exists, func, literal, select, update
 
 from campaigns.audit.operations import record
 from campaigns.core.db import db, utcnow
@@ -244,24 +244,31 @@ def erase_on_request(supporter: Supporter, requested_by: str) -> bool:
 
 
 def expired_signers(now: datetime | None = None) -> Any:
-    """Supporters past retention: every campaign they signed ended (closed or won) more than
-    SUPPORTER_RETENTION_DAYS ago, and they do not currently consent to campaign updates.
+    """Supporters past retention: every campaign they signed or wrote letters on ended
+    (closed or won) more than SUPPORTER_RETENTION_DAYS ago, and they do not currently
+    consent to campaign updates.
 
     A campaign has no closed-at yet: its updated_at stands in (a closed campaign changes
     status no more, and later edits only postpone the erasure, never hasten it).
     """
+    from campaigns.actions.models import Letter
+
     now = now or utcnow()
     cutoff = now - timedelta(days=current_app.config["SUPPORTER_RETENTION_DAYS"])
-    still_needed = (
-        select(Signature.id).join(Signature.campaign)
-        .where(Signature.supporter_id == Supporter.id,
-               ~(Campaign.status.in_(ENDED_STATES) & (Campaign.updated_at < cutoff)))
-    )
+    ended_long_ago = Campaign.status.in_(ENDED_STATES) & (Campaign.updated_at < cutoff)
+
+    def acted(model: Any) -> Any:
+        return exists(select(model.id).where(model.supporter_id == Supporter.id))
+
+    def still_needed(model: Any) -> Any:
+        return exists(select(model.id).join(Campaign, Campaign.id == model.campaign_id)
+                      .where(model.supporter_id == Supporter.id, ~ended_long_ago))
+
     return (
         select(Supporter)
         .where(Supporter.erased_at.is_(None),
-               exists(select(Signature.id).where(Signature.supporter_id == Supporter.id)),
-               ~exists(still_needed),
+               acted(Signature) | acted(Letter),
+               ~still_needed(Signature), ~still_needed(Letter),
                Supporter.id.not_in(consenting_supporter_ids(ConsentPurpose.CAMPAIGN_UPDATES)))
         .order_by(Supporter.id)
     )
@@ -273,6 +280,26 @@ def anonymise_expired_batch(limit: int = RETENTION_BATCH) -> int:
     for supporter in supporters:
         erase(supporter)
     return len(supporters)
+
+
+def purge_old_outbox_copies(now: datetime | None = None) -> int:
+    """Empty the outbox's copies of emails that went out (or failed for good) more than
+    OUTBOX_RETENTION_DAYS ago; returns how many. They carry names, addresses, letters'
+    texts and confirmation links, and nothing needs them once delivery is settled: the
+    row keeps its kind, state, dates and Message-ID, for the statistics and for a late
+    bounce to be recognised.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["OUTBOX_RETENTION_DAYS"])
+    settled = OutgoingEmail.state.in_([EmailState.SENT, EmailState.FAILED])
+    return db.session.execute(
+        update(OutgoingEmail)
+        .where(settled, OutgoingEmail.created_at < cutoff, OutgoingEmail.text_body != "")
+        .values(to_address=literal("purged-") + cast(OutgoingEmail.id, String) + "@invalid",
+                from_address=None, reply_to=None, subject="", text_body="", html_body=None,
+                headers={})
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 # --- the workspace -------------------------------------------------------------------------

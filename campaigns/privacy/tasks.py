@@ -1,4 +1,5 @@
-"""Retention: signers of campaigns that ended long ago are anonymised, daily."""
+"""Retention, daily: supporters of campaigns that ended long ago are anonymised, and the
+outbox's copies of emails settled long ago are emptied."""
 from __future__ import annotations
 
 from celery import shared_task
@@ -23,5 +24,8 @@ def anonymise_expired_signers(batch_size: int = operations.RETENTION_BATCH) -> i
         db.session.commit()
     if total:
         record("supporters.retention_erased", actor=None, count=total)
+    purged = operations.purge_old_outbox_copies()
+    if purged:
+        record("outbox.retention_purged", actor=None, count=purged)
     db.session.commit()
     return total
