@@ -54,7 +54,7 @@ def url_values(rule, campaign) -> dict:
     known.update(target_slug=campaign.targets[0].target.slug,
                  contact_id=campaign.targets[0].target.contacts[0].id)
     # ids of rows that do not exist: the role check answers before the 404
-    known.update(batch_id=0, signature_id=0, bundle_id=0, action_target_id=0)
+    known.update(batch_id=0, signature_id=0, bundle_id=0, action_target_id=0, intake_id=0)
     # replies: ids of rows that do not exist either
     known.update(thread_id=0, reply_id=0, commitment_id=0, message_id=0, attachment_id=0)
     missing = set(rule.arguments) - set(known)
