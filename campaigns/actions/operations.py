@@ -507,9 +507,9 @@ def _release_each(action: EmailAction, contact: Contact, letter_ids: list[int],
 
     Rendering comes before the UPDATE because on SQLite the UPDATE takes the database's
     one write lock until the commit: rendered inside it, a chunk kept the delivery workers
-    from recording what they sent for the whole chunk (measured: no letter went out while
-    the first 1,000 were released). A letter rendered and then found moved by someone
-    else is simply left out.
+    from recording what they sent for the whole chunk (measured: the first delivery batch
+    of a 1,000-letter release waited out the whole release, 0.48 s for 25 letters). A
+    letter rendered and then found moved by someone else is simply left out.
     """
     letters = db.session.scalars(
         select(Letter).where(Letter.id.in_(letter_ids)).order_by(Letter.id)
