@@ -127,6 +127,11 @@ _PENDING = "threadline_after_commit"
 _SAVEPOINTS = "threadline_savepoint_marks"
 
 
+#: run after each commit's callbacks, to act once on what they gathered (the outbox
+#: enqueues the emails of a transaction in batches, not with one broker message each)
+AFTER_COMMIT_GATHERERS: list[Callable[[], Any]] = []
+
+
 def after_commit(callback: Callable[[], Any]) -> None:
     """Run ``callback`` once the current transaction commits; drop it on rollback.
 
@@ -152,6 +157,9 @@ def _run_after_commit(session: Session) -> None:
     callbacks = session.info.pop(_PENDING, [])
     for callback in callbacks:
         callback()
+    if callbacks:
+        for gathered in AFTER_COMMIT_GATHERERS:
+            gathered()
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -44,7 +44,7 @@ from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.core.celery import enqueue
-from campaigns.core.db import after_commit, db, enum_column, utcnow
+from campaigns.core.db import AFTER_COMMIT_GATHERERS, after_commit, db, enum_column, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +161,32 @@ def queue_email(kind: str, to: str, template: str, headers: dict[str, str] | Non
                           html_body=html, headers=headers or {})
     db.session.add(email)
     db.session.flush()
-    email_id = email.id
-    after_commit(lambda: enqueue(deliver_email, email_id))
+    after_commit(functools.partial(_due.ids.append, email.id))
     return email
+
+
+class _Due(threading.local):
+    """The emails queued by the transaction that just committed, in this thread; a
+    callback per email, so that those of a savepoint rolled back are not among them."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+
+
+_due = _Due()
+
+
+def _enqueue_due() -> None:
+    """After the commit: one task for a single email, batches for many (the intake
+    worker's confirmations, an update's fan-out), not one broker message each."""
+    ids, _due.ids = _due.ids, []
+    if len(ids) == 1:
+        enqueue(deliver_email, ids[0])
+    elif ids:
+        enqueue_deliveries(ids)
+
+
+AFTER_COMMIT_GATHERERS.append(_enqueue_due)
 
 
 #: an envelope address as smtplib quotes it for MAIL FROM and RCPT TO ("<address>"),

@@ -228,3 +228,39 @@ def test_a_long_batch_renews_its_lease_so_no_one_else_sends_its_emails(app, tmp_
         controller.stop()
     assert results == [{"sent": 6}] and second == {"skipped": 6}
     assert sorted(m.to for m in sink.messages()) == sorted(f"slow{n}@example.org" for n in range(6))
+
+
+# --- enqueueing after the commit ----------------------------------------------------------
+
+def test_a_transactions_emails_go_to_the_broker_in_batches_and_a_rolled_back_savepoints_not_at_all(
+        monkeypatch, celery_worker, mail_sink):
+    """The intake worker confirms 50 signatures per transaction: 2 broker messages, not 50."""
+    from campaigns.core import mail
+
+    published = []
+
+    def spy(task, *args):  # the real enqueue, watched
+        published.append((task.name.rsplit(".", 1)[-1], args))
+        return enqueue(task, *args)
+
+    enqueue = mail.enqueue
+    monkeypatch.setattr(mail, "enqueue", spy)
+    context = dict(first_name="Sam", campaign=type("C", (), {"title": "Pay the workers"}),
+                   campaign_url="http://threadline.test/c/x")
+    kept = [mail.queue_email("test", f"batch{n}@example.org", "signatures/already_signed", **context).id
+            for n in range(30)]
+    with pytest.raises(RuntimeError):
+        with db.session.begin_nested():
+            mail.queue_email("test", "undone@example.org", "signatures/already_signed", **context)
+            raise RuntimeError("this signature fails")
+    db.session.commit()
+    assert published == [("deliver_emails", (kept[:25],)), ("deliver_emails", (kept[25:],))]
+    for n in range(30):
+        mail_sink.wait_for(f"batch{n}@example.org")
+
+    published.clear()
+    alone = mail.queue_email("test", "alone@example.org", "signatures/already_signed", **context).id
+    db.session.commit()
+    assert published == [("deliver_email", (alone,))]
+    mail_sink.wait_for("alone@example.org")
+    assert mail_sink.messages("undone@example.org") == []
