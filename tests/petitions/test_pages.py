@@ -116,6 +116,19 @@ def test_pages_carry_security_headers(client, campaign):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
+def test_every_answer_carries_each_security_header_once(other_app, campaign):
+    """Pages, errors and redirects alike; over https with HSTS too."""
+    app = other_app(BASE_URL="https://threadline.test")
+    client = app.test_client()
+    for url in (f"/c/{campaign.slug}", "/", "/no/such/page", "/admin/dashboards"):
+        headers = client.get(url, base_url="https://threadline.test").headers
+        for name in ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy",
+                     "X-Frame-Options", "Permissions-Policy", "Strict-Transport-Security"):
+            assert len(headers.getlist(name)) == 1, (url, name)
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
 def test_a_risk_flag_hides_every_public_name(client, campaign):
     add_signer(campaign, "Chanthou")
     campaign.risk_flag = True
