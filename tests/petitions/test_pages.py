@@ -135,3 +135,17 @@ def test_a_risk_flag_hides_every_public_name(client, campaign):
     db.session.commit()
     page = client.get(f"/c/{campaign.slug}").get_data(as_text=True)
     assert "Chanthou" not in page and "Recent signers" not in page
+
+
+def test_the_page_speaks_the_readers_language_when_offered(other_app, campaign):
+    app = other_app(LANGUAGES=["en", "fr"], BABEL_DEFAULT_LOCALE="en")
+    client = app.test_client()
+
+    def lang(accept: str | None) -> str:
+        headers = {"Accept-Language": accept} if accept else {}
+        html = client.get(f"/c/{campaign.slug}", headers=headers).get_data(as_text=True)
+        return html.split('<html lang="')[1].split('"')[0]
+
+    assert lang("fr-CH, fr;q=0.9, en;q=0.8") == "fr"
+    assert lang("de, en;q=0.5") == "en"
+    assert lang("de") == "en" and lang(None) == "en"
