@@ -29,7 +29,7 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
         hops = app.config["TRUSTED_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    from campaigns.core import errors, mail, security
+    from campaigns.core import errors, mail, security, signing
     from campaigns.core.celery import celery_init_app
     from campaigns.core.db import init_request_boundary
     from campaigns.core.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -46,6 +46,7 @@ def create_app(config_object: type | None = None, **overrides: Any) -> Flask:
     celery_init_app(app)
     mail.init_app(app)
     security.init_app(app)
+    signing.init_app(app)
     errors.init_app(app)
     init_request_boundary(app)
     init_templates(app)

@@ -264,13 +264,30 @@ def init_request_boundary(app: Any) -> None:
     """The request commits once, at its end, when it succeeded; otherwise it rolls back.
 
     A failing commit raises into Flask's error handling (503 for a database outage).
+    A request that never began a transaction (a cached campaign page) has nothing to end.
     """
     from flask import Response
 
     @app.after_request
     def commit_or_roll_back(response: Response) -> Response:
+        if not _began_work():
+            return response
         if response.status_code < 400:
             db.session.commit()
         else:
             db.session.rollback()
         return response
+
+
+def _began_work() -> bool:
+    """Whether this request's session has a transaction or work waiting for a commit.
+
+    Committing a session that never began one still begins and commits an empty one,
+    with its events (7.7 % of a cached page view). Any statement, Core or ORM, and any
+    ``add()`` begins a transaction, so ``in_transaction()`` sees every write; callbacks
+    queued with ``after_commit()`` outside a transaction still get their commit.
+    """
+    if not db.session.registry.has():
+        return False
+    session = db.session()
+    return session.in_transaction() or bool(session.info.get(_PENDING))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from babel import support
+from babel import Locale, support
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import format_date, format_decimal, get_locale
 from wtforms.i18n import messages_path
@@ -13,11 +13,23 @@ from campaigns.core.markdown import render_markdown
 from campaigns.core.urls import external_url, static_url
 
 
-def select_locale() -> str | None:
-    """The reader's language from the request; the default outside a request (tasks, CLI)."""
+def select_locale() -> Locale | None:
+    """The reader's language from the request; the default outside a request (tasks, CLI).
+
+    A Locale parsed once per language: Flask-Babel parses the code it is given on every
+    request, and babel's Locale() checks the file system for its data each time
+    (~10 µs of a cached campaign page view).
+    """
     if not has_request_context():
         return None
-    return request.accept_languages.best_match(current_app.config["LANGUAGES"])
+    config = current_app.config
+    return _parsed_locale(request.accept_languages.best_match(config["LANGUAGES"])
+                          or config["BABEL_DEFAULT_LOCALE"])
+
+
+@lru_cache(maxsize=32)
+def _parsed_locale(code: str) -> Locale:
+    return Locale.parse(code)
 
 
 def init_templates(app: Flask) -> None:

@@ -63,24 +63,35 @@ def _publicly_cacheable(response: Response) -> bool:
             and "Set-Cookie" not in response.headers and not _signed_in())
 
 
+#: sent with every response unless the view set its own value
+FIXED_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
 def init_app(app: Flask) -> None:
-    hsts = app.config["BASE_URL"].startswith("https://")
+    fixed = FIXED_HEADERS + ((HSTS,) if app.config["BASE_URL"].startswith("https://") else ())
 
     @app.after_request
     def security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", _policy())
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if hsts:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if "Cache-Control" not in headers and _publicly_cacheable(response):
+        # one pass over the headers for all the names (each ``setdefault`` or ``in`` on
+        # werkzeug's Headers scans the list again, lowering every name: ~20 µs a page view)
+        present = set(headers.keys(lower=True))
+        if "content-security-policy" not in present:
+            headers.add("Content-Security-Policy", _policy())
+        headers.extend((name, value) for name, value in fixed if name.lower() not in present)
+        if "cache-control" in present:
+            return response
+        if _publicly_cacheable(response):
             response.cache_control.public = True
             response.cache_control.max_age = PUBLIC_MAX_AGE
             response.cache_control.stale_while_revalidate = PUBLIC_STALE_WHILE_REVALIDATE
-        elif "Cache-Control" not in headers and (request.method != "GET" or _signed_in()):
+        elif request.method != "GET" or _signed_in():
             # a signed-in campaigner's pages show supporters, consultations, donations
             headers["Cache-Control"] = "no-store"
         return response

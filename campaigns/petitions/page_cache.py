@@ -23,7 +23,8 @@ from typing import Callable
 from flask import after_this_request, copy_current_request_context, current_app, session
 from flask_babel import get_locale
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
+
+from campaigns.core.signing import csrf_token
 
 #: stand-ins that HTML escaping leaves as they are
 CSRF_PLACEHOLDER = "threadline-csrf-token-placeholder"
@@ -49,7 +50,7 @@ def cacheable() -> bool:
 def personalise(html: str) -> str:
     from campaigns.signatures.abuse import form_started_token
 
-    return html.replace(CSRF_PLACEHOLDER, generate_csrf()).replace(
+    return html.replace(CSRF_PLACEHOLDER, csrf_token()).replace(
         STARTED_PLACEHOLDER, form_started_token())
 
 

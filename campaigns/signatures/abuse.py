@@ -24,18 +24,30 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits import parse_many
 
 from campaigns.core.extensions import limiter
+from campaigns.core.signing import serializer
 
 HONEYPOT = "website"
 TIMING_SALT = "threadline:form-started"
 
 
 def _timing_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=TIMING_SALT)
+    return serializer(current_app.config["SECRET_KEY"], TIMING_SALT)
+
+
+#: the last token made, with its second and key: every form handed out in that second
+#: carries the same token (it signs nothing but the second), so it is signed once
+_last_started: tuple[int, str | bytes, str] = (0, b"", "")
 
 
 def form_started_token() -> str:
     """Put in the form when the page is drawn; says when, and cannot be forged."""
-    return _timing_serializer().dumps(int(time.time()))
+    global _last_started
+    now, key = int(time.time()), current_app.config["SECRET_KEY"]
+    second, signed_with, token = _last_started
+    if second != now or signed_with != key:
+        token = _timing_serializer().dumps(now)
+        _last_started = (now, key, token)
+    return token
 
 
 def filled_too_fast(token: str | None) -> bool:

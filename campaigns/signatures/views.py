@@ -74,7 +74,10 @@ def tracking_from_request() -> dict[str, str | None]:
 
 def signing_query_values() -> dict[str, str]:
     """utm_* and the referring host of the campaign page, carried to the sign form's POST."""
-    query = {key: utm(key) for key in ("utm_source", "utm_medium", "utm_campaign") if utm(key)}
+    if not request.query_string and not request.referrer:
+        return {}  # typed in or bookmarked: nothing to carry, and no query to parse
+    query = {key: value for key in ("utm_source", "utm_medium", "utm_campaign")
+             if (value := utm(key))}
     host = referrer_host()
     if host:
         query["ref"] = host

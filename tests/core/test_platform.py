@@ -84,3 +84,25 @@ def test_work_queued_in_a_savepoint_waits_for_the_outer_commit(app):
             pass
         db.session.commit()
     assert ran == ["outer", "kept savepoint"]
+
+
+def test_work_queued_for_the_commit_runs_even_when_the_request_ran_no_statement(app):
+    """The request boundary skips a commit only when there is nothing to commit."""
+    from campaigns.core.db import after_commit
+
+    ran = []
+    with app.test_request_context("/"):
+        after_commit(lambda: ran.append("queued"))
+        app.process_response(app.response_class("ok"))
+    assert ran == ["queued"]
+
+
+def test_a_failed_request_drops_what_it_wrote(app, campaign):
+    from campaigns.petitions.models import Campaign
+
+    with app.test_request_context("/"):
+        db.session.get(Campaign, campaign.id).title = "Never saved"
+        db.session.flush()
+        app.process_response(app.response_class("failed", status=500))
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).title != "Never saved"

@@ -96,3 +96,28 @@ def test_a_closed_campaign_is_not_served_from_a_stale_page(app, client, campaign
     monkeypatch.setattr(page_cache.time, "monotonic", lambda: later)
     app.test_client().get(f"/c/{campaign.slug}").close()  # the last stale view; its redraw fails
     assert app.test_client().get(f"/c/{campaign.slug}").status_code == 404
+
+
+@pytest.mark.usefixtures("cache_on")
+def test_a_first_time_readers_token_signs_with_their_session_only(app, campaign):
+    """A reader without cookies (as on a first visit) gets a session cookie with the shared
+    page; the page's token signs with that cookie, and with nobody else's."""
+    reader, stranger = app.test_client(), app.test_client()
+    app.test_client().get(f"/c/{campaign.slug}")  # the shared drawing exists
+    page = reader.get(f"/c/{campaign.slug}")
+    assert page.headers["Set-Cookie"].startswith("session=")
+    assert page.headers["Cache-Control"] == "private, no-cache"
+    html = page.get_data(as_text=True)
+    stranger.get(f"/c/{campaign.slug}")
+    form = {"csrf_token": csrf_token(html), "started": started_value(html),
+            "first_name": "Kim", "last_name": "Lee", "email": "kim@example.org", "country": "KR"}
+    assert stranger.post(f"/c/{campaign.slug}/sign", data=form).status_code == 400
+    assert app.test_client().post(f"/c/{campaign.slug}/sign", data=form).status_code == 400
+    assert reader.post(f"/c/{campaign.slug}/sign", data=form).status_code == 303
+
+
+@pytest.mark.usefixtures("cache_on")
+def test_a_returning_reader_keeps_their_token(client, campaign):
+    first = client.get(f"/c/{campaign.slug}")
+    again = client.get(f"/c/{campaign.slug}")
+    assert csrf_token(first.get_data(as_text=True)) == csrf_token(again.get_data(as_text=True))

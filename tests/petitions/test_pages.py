@@ -116,9 +116,36 @@ def test_pages_carry_security_headers(client, campaign):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
+def test_every_answer_carries_each_security_header_once(other_app, campaign):
+    """Pages, errors and redirects alike; over https with HSTS too."""
+    app = other_app(BASE_URL="https://threadline.test")
+    client = app.test_client()
+    for url in (f"/c/{campaign.slug}", "/", "/no/such/page", "/admin/dashboards"):
+        headers = client.get(url, base_url="https://threadline.test").headers
+        for name in ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy",
+                     "X-Frame-Options", "Permissions-Policy", "Strict-Transport-Security"):
+            assert len(headers.getlist(name)) == 1, (url, name)
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
 def test_a_risk_flag_hides_every_public_name(client, campaign):
     add_signer(campaign, "Chanthou")
     campaign.risk_flag = True
     db.session.commit()
     page = client.get(f"/c/{campaign.slug}").get_data(as_text=True)
     assert "Chanthou" not in page and "Recent signers" not in page
+
+
+def test_the_page_speaks_the_readers_language_when_offered(other_app, campaign):
+    app = other_app(LANGUAGES=["en", "fr"], BABEL_DEFAULT_LOCALE="en")
+    client = app.test_client()
+
+    def lang(accept: str | None) -> str:
+        headers = {"Accept-Language": accept} if accept else {}
+        html = client.get(f"/c/{campaign.slug}", headers=headers).get_data(as_text=True)
+        return html.split('<html lang="')[1].split('"')[0]
+
+    assert lang("fr-CH, fr;q=0.9, en;q=0.8") == "fr"
+    assert lang("de, en;q=0.5") == "en"
+    assert lang("de") == "en" and lang(None) == "en"

@@ -92,6 +92,16 @@ def test_signing_keeps_utm_tags_and_only_the_referring_host(client, campaign):
         == ("partner-union", "email", "may", "news.example")
 
 
+
+def test_the_referring_host_is_kept_without_any_utm_tags(client, campaign):
+    html = client.get(f"/c/{campaign.slug}",
+                      headers={"Referer": "https://news.example/story"}).get_data(as_text=True)
+    action = re.search(r'<form method="post" action="([^"]+)" class="sign-form"', html).group(1)
+    assert action.endswith("?ref=news.example")
+    html = client.get(f"/c/{campaign.slug}").get_data(as_text=True)
+    action = re.search(r'<form method="post" action="([^"]+)" class="sign-form"', html).group(1)
+    assert "?" not in action
+
 def test_our_own_pages_are_not_a_referrer(client, campaign, sign):
     sign(campaign)
     fresh()
