@@ -143,11 +143,32 @@ def run(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
     return result
 
 
+#: set in a Redis database the benchmarks flushed: only such a database is flushed again
+BENCH_MARK = "threadline:benchmark-database"
+
+
+class NotOurs(RuntimeError):
+    """The Redis database holds someone else's data (a test suite's broker, say)."""
+
+
+def flush_bench_redis(url: str) -> None:
+    """Empty the benchmarks' Redis database, refusing one that holds another's data: a
+    test suite using the same database number would lose its queued tasks."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    if client.dbsize() and not client.exists(BENCH_MARK):
+        raise NotOurs(f"{url} holds data that the benchmarks did not put there; point "
+                      "BENCH_REDIS_URL / BENCH_LETTERS_REDIS_URL at a free database")
+    client.flushdb()
+    client.set(BENCH_MARK, "1")
+
+
 def flush_redis() -> None:
     try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL).flushdb()
+        flush_bench_redis(REDIS_URL)
+    except NotOurs:
+        raise
     except Exception as exc:  # Redis only matters on the PostgreSQL runs
         log(f"could not flush {REDIS_URL}: {exc}")
 

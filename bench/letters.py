@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BIN, ROOT, free_port, log, run  # noqa: E402
+from common import BIN, ROOT, flush_bench_redis, free_port, log, run  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_LETTERS_REDIS_URL", "redis://127.0.0.1:6379/13")
 PG_DB = os.environ.get("BENCH_LETTERS_PG_DB", "bench_letters")
@@ -96,9 +96,7 @@ def app_env(kind: str, instance: Path, mail_port: int, web_port: int) -> dict[st
 
 
 def reset(kind: str, env: dict[str, str]) -> None:
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    flush_bench_redis(REDIS_URL)
     if kind == "postgresql":
         exists = run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-tAc",
                       f"SELECT 1 FROM pg_database WHERE datname = '{PG_DB}'"]).stdout.strip()
