@@ -24,7 +24,7 @@ from campaigns.devmail.capture import start_capture
 from campaigns.petitions.models import Campaign, CampaignStatus, CampaignTarget
 from campaigns.targets.models import Contact, Target, TargetKind
 from config import TestingConfig, database_url
-from tests.helpers import Mailbox, csrf_token, free_port, process_intake
+from tests.helpers import Mailbox, csrf_token, free_port, process_intake, wait_until
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -110,17 +110,17 @@ def app_context(app):
     with app.app_context():
         # the suite's worker may still be finishing a task of this test: on PostgreSQL its
         # row locks can make this transaction the victim of a deadlock; then empty again
-        for attempt in range(5):
+        def emptied() -> bool:
             try:
                 for table in reversed(db.metadata.sorted_tables):
                     db.session.execute(table.delete())
                 db.session.commit()
-                break
+                return True
             except DBAPIError:
                 db.session.rollback()
-                if attempt == 4:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
+                return False
+
+        wait_until(emptied, timeout=10, interval=0.2, message="the tables to be emptied")
         db.session.remove()
     if limiter.enabled:
         limiter.reset()
