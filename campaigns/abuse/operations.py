@@ -12,7 +12,7 @@ from campaigns.audit.operations import record
 from campaigns.core.celery import enqueue
 from campaigns.core.db import after_commit, db, utcnow
 from campaigns.signatures.models import Signature, SignatureIntake
-from campaigns.signatures.operations import INTAKE_MAX_ATTEMPTS, invalidate
+from campaigns.signatures.operations import IN_THE_WORKERS_HANDS, invalidate
 from campaigns.supporters.models import Supporter
 
 BATCH = 500
@@ -97,7 +97,7 @@ def _intake_holds_earlier_submissions(job: InvalidationJob) -> bool:
     started the job is what they meant to strike out. Held rows (the worker gave up on
     them) do not keep a job open: an admin decides on those."""
     query = select(SignatureIntake.id).where(SignatureIntake.created_at <= job.created_at,
-                                             SignatureIntake.attempts < INTAKE_MAX_ATTEMPTS)
+                                             IN_THE_WORKERS_HANDS)
     if job.campaign_id:
         query = query.where(SignatureIntake.campaign_id == job.campaign_id)
     return db.session.scalar(query.limit(1)) is not None

@@ -127,6 +127,8 @@ def nudge_intake_worker() -> None:
 
 #: failed attempts after which an intake row is left for a person to look at (its error logged)
 INTAKE_MAX_ATTEMPTS = 5
+#: rows still in the worker's hands; the others are held for a person (``held_intake``)
+IN_THE_WORKERS_HANDS = SignatureIntake.attempts < INTAKE_MAX_ATTEMPTS
 
 
 def process_intake(limit: int) -> int:
@@ -144,7 +146,7 @@ def process_intake(limit: int) -> int:
     signer was told was on its way.
     """
     waiting = (select(SignatureIntake.id)
-               .where(SignatureIntake.attempts < INTAKE_MAX_ATTEMPTS)
+               .where(IN_THE_WORKERS_HANDS)
                .order_by(SignatureIntake.id).limit(limit)
                .with_for_update(skip_locked=True))
     rows = db.session.execute(
@@ -168,14 +170,14 @@ def process_intake(limit: int) -> int:
 def held_intake(limit: int = 200) -> list[SignatureIntake]:
     """Submissions the worker gave up on (INTAKE_MAX_ATTEMPTS failures), oldest first."""
     return list(db.session.scalars(
-        select(SignatureIntake).where(SignatureIntake.attempts >= INTAKE_MAX_ATTEMPTS)
+        select(SignatureIntake).where(~IN_THE_WORKERS_HANDS)
         .order_by(SignatureIntake.id).limit(limit)))
 
 
 def waiting_intake_count() -> int:
     """Submissions the worker has yet to record (held ones not included)."""
     return db.session.scalar(select(func.count()).select_from(SignatureIntake)
-                             .where(SignatureIntake.attempts < INTAKE_MAX_ATTEMPTS)) or 0
+                             .where(IN_THE_WORKERS_HANDS)) or 0
 
 
 def held_or_404(intake_id: int) -> SignatureIntake:
