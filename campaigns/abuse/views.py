@@ -87,10 +87,11 @@ def held(intake_id: int, action: str):
     """A submission the worker could not record: try it again, or discard it."""
     if not FlaskForm().validate_on_submit():
         abort(400)
-    steps = {"retry": intake.retry_held, "discard": intake.discard_held}
+    steps = {"retry": (intake.retry_held, _("The signature is back in the queue.")),
+             "discard": (intake.discard_held, _("The submission was discarded."))}
     if action not in steps:
         abort(404)
-    steps[action](intake.held_or_404(intake_id))
-    flash(_("The signature is back in the queue.") if action == "retry"
-          else _("The submission was discarded."))
+    step, done = steps[action]
+    step(intake.held_or_404(intake_id))
+    flash(done)
     return redirect(url_for("abuse.overview"), 303)
