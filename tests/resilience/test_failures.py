@@ -96,6 +96,14 @@ class SlowToAccept(MaildirHandler):
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_DATA(self, server, session, envelope):
+        # a message whose recipient was accepted just before the stall began is not taken
+        # either: once ``stalling`` is set, nothing more is stored, so "every email the
+        # server took is recorded" stays true until the kill
+        if self.stalling:
+            return "451 try again later"
+        return await super().handle_DATA(server, session, envelope)
+
 
 def recorded_as_sent() -> int:
     fresh()
