@@ -91,3 +91,16 @@ def process_intake() -> int:
     db.session.rollback()
     db.session.expire_all()
     return taken
+
+
+def keep_the_suite_worker_off_the_intake(monkeypatch) -> None:
+    """The suite's worker (a thread of this process) signs nothing from the intake until
+    the test undoes the patch. A task it had already started, say a previous test's nudge,
+    is waited for: it may be blocked on SQLite's write lock, about to claim rows this test
+    submits."""
+    from celery.worker import state
+
+    from campaigns.signatures import tasks
+
+    monkeypatch.setattr(tasks, "process_intake", lambda limit: 0)
+    wait_until(lambda: not state.active_requests, message="the suite's worker to be idle")

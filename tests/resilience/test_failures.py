@@ -14,7 +14,7 @@ from campaigns.core.mail import EmailState, OutgoingEmail
 from campaigns.devmail.capture import MaildirHandler
 from campaigns.signatures.models import Signature
 from tests.conftest import fresh
-from tests.helpers import Mailbox, free_port, wait_until
+from tests.helpers import Mailbox, free_port, keep_the_suite_worker_off_the_intake, wait_until
 
 pytestmark = pytest.mark.timeout(600)
 FAST_SWEEP = {"OUTBOX_SWEEP_SECONDS": "1", "OUTBOX_SWEEP_GRACE": "1", "MAIL_LEASE_SECONDS": "5"}
@@ -38,9 +38,7 @@ def received(sink: Mailbox, prefix: str) -> Counter:
 def only_worker_processes_sign(monkeypatch):
     """The suite's own worker (a thread here, on the suite's broker) signs nothing: the
     intake is left to the worker processes a test starts, whose mail goes to its sink."""
-    from campaigns.signatures import tasks
-
-    monkeypatch.setattr(tasks, "process_intake", lambda limit: 0)
+    keep_the_suite_worker_off_the_intake(monkeypatch)
 
 
 @pytest.mark.usefixtures("only_worker_processes_sign")

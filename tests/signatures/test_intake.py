@@ -16,7 +16,7 @@ from campaigns.signatures.models import Signature, SignatureIntake, SignatureSta
 from campaigns.signatures.operations import INTAKE_MAX_ATTEMPTS
 from campaigns.supporters.models import Consent, Supporter
 from tests.conftest import fresh
-from tests.helpers import csrf_token, process_intake
+from tests.helpers import csrf_token, keep_the_suite_worker_off_the_intake, process_intake
 
 PERSON = {"first_name": "Lina", "last_name": "Okafor", "email": "lina@example.org",
           "country": "NG"}
@@ -28,7 +28,7 @@ BROKER_DOWN = "redis://127.0.0.1:9/0"
 def worker_down(monkeypatch):
     """Every worker away (the suite's may be running): their intake task signs nothing
     until the test calls the returned function, which brings them back and waits."""
-    monkeypatch.setattr(tasks, "process_intake", lambda limit: 0)
+    keep_the_suite_worker_off_the_intake(monkeypatch)
 
     def back() -> None:
         monkeypatch.setattr(tasks, "process_intake", operations.process_intake)
