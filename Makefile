@@ -6,7 +6,7 @@ PORT ?= 5000
 export FLASK_APP := wsgi
 export PORT
 
-.PHONY: run test test-browser test-all security audit install install-tests migrate seed messages clean bench
+.PHONY: run test test-browser test-all security audit install install-tests install-browser migrate seed messages clean bench
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,17 @@ $(BIN)/.installed-bench: $(BIN)/.installed bench/requirements.txt
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	touch $@
 
+## system packages the tests start for themselves: Dovecot (the reply mailbox poller's IMAP
+## server) and, for the browser tests, Chromium; installed with apt-get when missing
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_INSTALL = DEBIAN_FRONTEND=noninteractive $(SUDO) sh -c 'apt-get update -qq && apt-get install -y -qq $(1)'
+
 install: $(BIN)/.installed
 install-tests: $(BIN)/.installed-tests
+	@test -x /usr/sbin/dovecot || command -v dovecot >/dev/null || $(call APT_INSTALL,dovecot-imapd)
+
+install-browser: install-tests
+	@test -x /usr/bin/chromium || $(call APT_INSTALL,chromium)
 
 ## run: install, migrate, seed demo content on an empty database, serve http://127.0.0.1:$(PORT)
 run: install
@@ -42,7 +51,7 @@ test: install-tests
 	$(BIN)/python -m pytest tests --ignore=tests/browser
 
 ## test-browser: Playwright driving Debian's Chromium (apt-get install chromium)
-test-browser: install-tests
+test-browser: install-browser
 	$(BIN)/python -m pytest tests/browser
 
 test-all: test test-browser

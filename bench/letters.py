@@ -155,6 +155,12 @@ from campaigns.actions.tasks import release_letters
 from campaigns.core.celery import enqueue
 app = create_app()
 with app.app_context():
+    # warm, as the web process or beat that enqueues in real life is: the Celery app
+    # finalised (its task registry) and a connection to the broker in the producer pool
+    celery = app.extensions["celery"]
+    celery.tasks[release_letters.name]
+    with celery.producer_or_acquire() as producer:
+        producer.connection.ensure_connection(max_retries=3)
     print(time.time())  # the clock starts here: this script's own start-up is not measured
     assert enqueue(release_letters, int(sys.argv[1]))
 '''

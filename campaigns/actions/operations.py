@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import current_app
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.util import identity_key
 
 from campaigns.actions.models import (
     CANCELLABLE_STATES,
@@ -442,14 +442,15 @@ def release_due(action: EmailAction, now: datetime | None = None, *, limit: int 
             continue
         queued = select(Letter).where(Letter.action_id == action.id, Letter.contact_id == contact_id,
                                       Letter.state == LetterState.QUEUED).order_by(Letter.id)
-        digest = db.session.scalars(queued.limit(1)).first().action_target.delivery == DeliveryMode.DIGEST
-        if digest:
+        first_target = db.session.get(ActionTarget, db.session.scalar(
+            queued.with_only_columns(Letter.action_target_id).limit(1)))
+        if first_target.delivery == DeliveryMode.DIGEST:
             if _released_last_hour(contact_id, now) or db.session.scalar(
                     select(func.count()).select_from(Letter).where(
                         Letter.contact_id == contact_id, Letter.action_id == action.id,
                         Letter.released_at > now - timedelta(days=1))):
                 continue
-            ids, letters = _release_digest(action, contact, db.session.scalars(queued).all(), now)
+            ids, waves = _release_digest(action, contact, db.session.scalars(queued).all(), now)
         else:
             allowance = min(action.max_per_hour - _released_last_hour(contact_id, now),
                             RELEASE_BATCH - run.per_contact[contact_id])
@@ -459,12 +460,12 @@ def release_due(action: EmailAction, now: datetime | None = None, *, limit: int 
                 continue
             letter_ids = db.session.scalars(
                 queued.with_only_columns(Letter.id).limit(allowance)).all()
-            ids, letters = _release_each(action, contact, letter_ids, now)
+            ids, waves = _release_each(action, contact, letter_ids, now)
         email_ids += ids
-        for letter in letters:
-            run.waves[letter.action_target.campaign_target_id] += 1
-        run.per_contact[contact_id] += len(letters)
-        released += len(letters)
+        run.waves.update(waves)
+        letters = sum(waves.values())
+        run.per_contact[contact_id] += letters
+        released += letters
     if not chunked:
         record_waves(run.waves)
     if email_ids:
@@ -490,20 +491,33 @@ def _address(action: EmailAction, contact: Contact, test: bool) -> str:
     return contact.email
 
 
-def _reply_to(action: EmailAction, letter: Letter) -> str:
+def _reply_to(action: EmailAction, action_target: ActionTarget, supporter) -> str:
     if action.reply_to_supporter:
-        supporter = letter.supporter
         name = ADDRESS_PUNCTUATION.sub(" ", f"{supporter.first_name} {supporter.last_name}")
         return email.utils.formataddr((clean_line(name), clean_line(supporter.email)), charset="utf-8")
-    return reply_address(letter.action_target.campaign_target.reply_token)
+    return reply_address(action_target.campaign_target.reply_token)
+
+
+_supporter_table = Supporter.__table__
+
+#: what rendering a chunk of letters reads, as Core rows: the letter and its writer's name,
+#: country and address (loading them as ORM objects, supporters and all, cost as much as
+#: rendering them)
+_LETTERS_TO_RENDER = (
+    select(_letter_table.c.id, _letter_table.c.subject, _letter_table.c.body, _letter_table.c.test,
+           _letter_table.c.action_target_id, _supporter_table.c.first_name,
+           _supporter_table.c.last_name, _supporter_table.c.country, _supporter_table.c.email)
+    .join_from(_letter_table, _supporter_table, _supporter_table.c.id == _letter_table.c.supporter_id)
+    .where(_letter_table.c.id.in_(bindparam("letter_ids", expanding=True)))
+    .order_by(_letter_table.c.id))
 
 
 def _release_each(action: EmailAction, contact: Contact, letter_ids: list[int],
-                  now: datetime) -> tuple[list[int], list[Letter]]:
+                  now: datetime) -> tuple[list[int], Counter[int]]:
     """One email per letter to this contact: the letters among ``letter_ids`` are rendered
     as plain text (a letter has no html part), then those still queued are moved to
     released in one UPDATE (one cancelled meanwhile is not sent) and their emails added in
-    one INSERT.
+    one INSERT. Returns the emails' ids and the letters released per campaign target.
 
     Rendering comes before the UPDATE because on SQLite the UPDATE takes the database's
     one write lock until the commit: rendered inside it, a chunk kept the delivery workers
@@ -511,43 +525,48 @@ def _release_each(action: EmailAction, contact: Contact, letter_ids: list[int],
     of a 1,000-letter release waited out the whole release, 0.48 s for 25 letters). A
     letter rendered and then found moved by someone else is simply left out.
     """
-    letters = db.session.scalars(
-        select(Letter).where(Letter.id.in_(letter_ids)).order_by(Letter.id)
-        .options(selectinload(Letter.supporter)).execution_options(populate_existing=True)).all()
-    rendered = {letter.id: _render_letter(action, contact, letter) for letter in letters}
+    rows = db.session.execute(_LETTERS_TO_RENDER, {"letter_ids": letter_ids}).all()
+    targets = {target_id: db.session.get(ActionTarget, target_id)
+               for target_id in {row.action_target_id for row in rows}}
+    rendered = {row.id: _render_letter(action, contact, targets[row.action_target_id], row) for row in rows}
     moved = {row.id for row in move_returning(list(rendered), {LetterState.QUEUED}, LetterState.RELEASED,
                                               (Letter.id,), released_at=now)}
-    letters = [letter for letter in letters if letter.id in moved]
-    if not letters:
-        return [], []
-    for letter in letters:  # moved by Core: the loaded state is behind the database
-        db.session.expire(letter, ("state", "released_at"))
-    return _hand_to_outbox([rendered[letter.id] for letter in letters], [[letter.id] for letter in letters]), letters
+    if not moved:
+        return [], Counter()
+    for letter_id in moved:  # moved by Core: a letter the session holds is behind the database
+        loaded = db.session.identity_map.get(identity_key(Letter, letter_id))
+        if loaded is not None:
+            db.session.expire(loaded, ("state", "released_at"))
+    rows = [row for row in rows if row.id in moved]
+    waves = Counter(targets[row.action_target_id].campaign_target_id for row in rows)
+    return _hand_to_outbox([rendered[row.id] for row in rows], [[row.id] for row in rows]), waves
 
 
-def _render_letter(action: EmailAction, contact: Contact, letter: Letter) -> dict:
-    """The outbox row of one letter's email (plain text)."""
-    supporter = letter.supporter
+def _render_letter(action: EmailAction, contact: Contact, action_target: ActionTarget, row) -> dict:
+    """The outbox row of one letter's email (plain text). ``row`` holds the letter's
+    subject, body and test flag and its writer's name, country and address."""
     # a letter written in test mode stays a test, even once the action went live
-    test = action.test_mode or letter.test
+    test = action.test_mode or row.test
     subject, text = render_text_email(
-        "actions/letter", letter=letter, contact=contact, supporter=supporter, test=test,
-        campaign=action.campaign, target=letter.action_target.campaign_target.target)
+        "actions/letter", letter=row, contact=contact, supporter=row, test=test,
+        campaign=action.campaign, target=action_target.campaign_target.target)
     return dict(
         kind=LETTER_KIND, to_address=_address(action, contact, test), subject=subject[:300],
-        text_body=text, html_body=None, from_address=sender_for(supporter),
-        reply_to=_reply_to(action, letter),
-        headers={"X-Threadline-Letter": str(letter.id), **({"X-Threadline-Test": "yes"} if test else {})})
+        text_body=text, html_body=None, from_address=sender_for(row),
+        reply_to=_reply_to(action, action_target, row),
+        headers={"X-Threadline-Letter": str(row.id), **({"X-Threadline-Test": "yes"} if test else {})})
 
 
 def _release_digest(action: EmailAction, contact: Contact, letters: list[Letter],
-                    now: datetime) -> tuple[list[int], list[Letter]]:
+                    now: datetime) -> tuple[list[int], Counter[int]]:
     """One email for all these letters to the contact (those still queued)."""
     moved = {row.id for row in move_returning([letter.id for letter in letters], {LetterState.QUEUED},
                                               LetterState.RELEASED, (Letter.id,), released_at=now)}
     letters = [letter for letter in letters if letter.id in moved]
     if not letters:
-        return [], []
+        return [], Counter()
+    for letter in letters:  # moved by Core: the loaded state is behind the database
+        db.session.expire(letter, ("state", "released_at"))
     sample = letters[:current_app.config["LETTER_DIGEST_SAMPLE"]]
     campaign_target = letters[0].action_target.campaign_target
     test = action.test_mode or any(letter.test for letter in letters)
@@ -559,7 +578,8 @@ def _release_digest(action: EmailAction, contact: Contact, letters: list[Letter]
         text_body=text, html_body=html, from_address=None, reply_to=reply_address(campaign_target.reply_token),
         headers={"X-Threadline-Letters": f"{letters[0].id}-{letters[-1].id}",
                  **({"X-Threadline-Test": "yes"} if test else {})})
-    return _hand_to_outbox([outgoing], [[letter.id for letter in letters]]), letters
+    return (_hand_to_outbox([outgoing], [[letter.id for letter in letters]]),
+            Counter({campaign_target.id: len(letters)}))
 
 
 def _hand_to_outbox(emails: list[dict], letter_ids: list[list[int]]) -> list[int]:

@@ -347,38 +347,86 @@ def build_message(email: Any, message_id: str) -> tuple[str, str, bytes]:
         f"\r\n--{boundary}--\r\n".encode()))
 
 
+@dataclass
+class _Started:
+    """An email whose MAIL command is on its way (``_Sender.start``), or why it is not."""
+
+    sender: str = ""
+    recipient: str = ""
+    raw: bytes = b""
+    failure: TemporaryFailure | PermanentFailure | None = None
+
+
 class _Sender:
     """Sends a batch of emails over one SMTP connection (this process's kept one with
     MAIL_KEEP_ALIVE): checked once per batch, not once per email; dropped after a failure,
-    so the next email of the batch opens a fresh one."""
+    so the next email of the batch opens a fresh one.
+
+    An email goes in two steps, ``start`` (its MAIL command is written) and ``finish`` (the
+    server's answers are read, then RCPT and DATA), so that the caller can do something
+    useful while the server reads the MAIL command: record the previous email.
+    """
 
     def __init__(self) -> None:
         self.connection: TimedConnection | None = None
         self.kept = False
 
-    def send(self, email: Any, message_id: str) -> None:
-        sender, recipient, raw = build_message(email, message_id)
+    def start(self, email: Any, message_id: str) -> _Started:
+        """Build the message and write its MAIL command; never raises for the email's sake:
+        a failure is kept for ``finish``."""
+        try:
+            sender, recipient, raw = build_message(email, message_id)
+        except PermanentFailure as exc:
+            return _Started(failure=exc)
         try:
             if self.connection is None:
                 self.connection, self.kept = smtp_connection()
-            self.connection.host.sendmail(sender, [recipient], raw)
-        except smtplib.SMTPAuthenticationError as exc:  # our configuration, not the message
-            self._drop()
-            raise TemporaryFailure(str(exc)) from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            self._drop()
+            host = self.connection.host
+            host.ehlo_or_helo_if_needed()
+            size = f" size={len(raw)}" if host.does_esmtp and host.has_extn("size") else ""
+            host.putcmd("mail", f"FROM:{_envelope(sender)}{size}")
+        except (OSError, smtplib.SMTPException) as exc:
+            return _Started(failure=self._failure(exc))
+        return _Started(sender, recipient, raw)
+
+    def finish(self, started: _Started) -> None:
+        """Read the answer to MAIL, then send RCPT and DATA, as smtplib's ``sendmail``;
+        raises TemporaryFailure or PermanentFailure."""
+        if started.failure is not None:
+            raise started.failure
+        try:
+            host = self.connection.host
+            code, answer = host.getreply()
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, answer, started.sender)
+            code, answer = host.rcpt(started.recipient)
+            if code not in (250, 251):
+                raise smtplib.SMTPRecipientsRefused({started.recipient: (code, answer)})
+            code, answer = host.data(started.raw)
+            if code != 250:
+                raise smtplib.SMTPDataError(code, answer)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise self._failure(exc) from exc
+
+    def _failure(self, exc: OSError | smtplib.SMTPException) -> TemporaryFailure | PermanentFailure:
+        """What a failed exchange means for the email; the connection is not used again."""
+        self._drop()
+        if isinstance(exc, smtplib.SMTPAuthenticationError):  # our configuration, not the message
+            return TemporaryFailure(str(exc))
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
             codes = [code for code, _ in exc.recipients.values()]
             if all(code >= 500 for code in codes):
-                raise PermanentFailure(str(exc.recipients)) from exc
-            raise TemporaryFailure(str(exc.recipients)) from exc
-        except smtplib.SMTPResponseException as exc:
-            self._drop()
+                return PermanentFailure(str(exc.recipients))
+            return TemporaryFailure(str(exc.recipients))
+        if isinstance(exc, smtplib.SMTPResponseException):
             if exc.smtp_code >= 500:
-                raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
-            raise TemporaryFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            self._drop()
-            raise TemporaryFailure(repr(exc)) from exc
+                return PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}")
+            return TemporaryFailure(f"{exc.smtp_code} {exc.smtp_error!r}")
+        return TemporaryFailure(repr(exc))
+
+    def abandon(self) -> None:
+        """Drop the connection mid-exchange (an answer is still unread)."""
+        self._drop()
 
     def _drop(self) -> None:
         if self.connection is None:
@@ -471,10 +519,12 @@ def deliver_batch(email_ids: list[int]) -> dict[int, str]:
     gone).
 
     Exactly once: the batch is claimed in one UPDATE (rows another worker holds, or already
-    sent, are skipped), and each email is recorded as sent in its own short transaction as
-    soon as the server took it, so a killed worker can only send again the one email it was
-    sending; the others it had claimed are claimed again once the lease runs out. A long
-    batch renews its lease as it goes, so that no email is ever sent on an expired claim.
+    sent, are skipped), and each email is recorded as sent in its own short transaction
+    once the server took it, at the latest while the server reads the next email's MAIL
+    command, so before the next email can be taken: a killed worker can only send again
+    the one email whose record it had not committed; the others it had claimed are claimed
+    again once the lease runs out. A long batch renews its lease as it goes, so that no
+    email is ever sent on an expired claim.
     """
     outcomes = dict.fromkeys(email_ids, "skipped")
     lease = timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
@@ -488,6 +538,7 @@ def deliver_batch(email_ids: list[int]) -> dict[int, str]:
     # the records go through a Core connection of their own, each in its own transaction:
     # the ORM session's begin/commit bookkeeping cost more than the statements themselves
     records = db.engine.connect()
+    unrecorded: _Attempt | None = None
     try:
         for index, row in enumerate(rows):
             if utcnow() > until - lease * 3 / 4:  # a quarter of the lease used: renew it
@@ -498,47 +549,66 @@ def deliver_batch(email_ids: list[int]) -> dict[int, str]:
                 rows[index + 1:] = [r for r in rows[index + 1:] if r.id in held]
                 if row.id not in held:
                     continue
-            outcomes[row.id] = _deliver_claimed(row, sender, records)
+            started = sender.start(row, row.message_id)
+            if unrecorded is not None:  # while the server reads this email's MAIL command
+                try:
+                    outcomes[unrecorded.email.id] = _record(records, unrecorded)
+                except BaseException:
+                    sender.abandon()  # its answer will never be read
+                    raise
+            unrecorded = _attempt(row, sender, started)
+        if unrecorded is not None:
+            outcomes[unrecorded.email.id] = _record(records, unrecorded)
     finally:
         records.close()
         sender.close()
     return outcomes
 
 
-def _deliver_claimed(email: Any, sender: _Sender, records: DBConnection) -> str:
+@dataclass
+class _Attempt:
+    """How sending one email went, to be recorded: the new state (None: it stays queued
+    for another attempt), the columns to set, and the outcome's name."""
+
+    email: Any
+    state: EmailState | None
+    values: dict[str, Any]
+    outcome: str
+
+
+def _attempt(email: Any, sender: _Sender, started: _Started) -> _Attempt:
     try:
-        sender.send(email, email.message_id)
+        sender.finish(started)
     except TemporaryFailure as exc:
         attempts = email.attempts + 1
-        if attempts >= MAX_ATTEMPTS:
-            outcome = _record(records, email, EmailState.FAILED, attempts=attempts, last_error=str(exc)[:500])
-        else:
-            outcome = _record(records, email, None, attempts=attempts, last_error=str(exc)[:500],
-                              next_attempt_at=utcnow() + backoff(attempts))
         log.warning("email %s: temporary failure (%s), attempt %s", email.id, exc, attempts)
-        return "retry" if outcome else "gone"
+        if attempts >= MAX_ATTEMPTS:
+            return _Attempt(email, EmailState.FAILED, {"attempts": attempts, "last_error": str(exc)[:500]}, "retry")
+        return _Attempt(email, None, {"attempts": attempts, "last_error": str(exc)[:500],
+                                      "next_attempt_at": utcnow() + backoff(attempts)}, "retry")
     except PermanentFailure as exc:
         log.warning("email %s: permanent failure: %s", email.id, exc)
-        return "failed" if _record(records, email, EmailState.FAILED, last_error=str(exc)[:500]) else "gone"
-    return "sent" if _record(records, email, EmailState.SENT, sent_at=utcnow()) else "gone"
+        return _Attempt(email, EmailState.FAILED, {"last_error": str(exc)[:500]}, "failed")
+    return _Attempt(email, EmailState.SENT, {"sent_at": utcnow()}, "sent")
 
 
-def _record(connection: DBConnection, email: Any, state: EmailState | None, **values: Any) -> bool:
+def _record(connection: DBConnection, attempt: _Attempt) -> str:
     """Record an attempt through Core on ``connection``, in its own transaction, with the
-    final outcome told to the listeners of the email's kind in the same one; False when
-    the row is gone."""
-    if state is not None:
-        values["state"] = state
+    final outcome told to the listeners of the email's kind in the same one; returns the
+    attempt's outcome, or "gone" when the row is gone."""
+    email, values = attempt.email, dict(attempt.values)
+    if attempt.state is not None:
+        values["state"] = attempt.state
     with connection.begin():
         if connection.dialect.name == "postgresql":
             connection.execute(_ASYNCHRONOUS_COMMIT)
         recorded = connection.execute(_RECORD, {"email_id": email.id, "claimed_until": None, **values}).rowcount
-        if recorded and state is not None:
-            delivery = Delivery(email.id, email.kind, state, values.get("sent_at") or utcnow(),
+        if recorded and attempt.state is not None:
+            delivery = Delivery(email.id, email.kind, attempt.state, values.get("sent_at") or utcnow(),
                                 values.get("last_error"))
             for listener in DELIVERY_LISTENERS.get(email.kind, ()):
                 listener(connection, delivery)
-    return bool(recorded)
+    return attempt.outcome if recorded else "gone"
 
 
 @shared_task(ignore_result=True)
