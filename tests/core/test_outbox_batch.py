@@ -230,6 +230,39 @@ def test_a_long_batch_renews_its_lease_so_no_one_else_sends_its_emails(app, tmp_
     assert sorted(m.to for m in sink.messages()) == sorted(f"slow{n}@example.org" for n in range(6))
 
 
+class NotesWhatIsRecorded(MaildirHandler):
+    """Before taking each message, notes which emails the outbox already records as sent
+    (read on a connection of its own, as any other process would see them)."""
+
+    def __init__(self, directory, engine) -> None:
+        super().__init__(directory)
+        self.engine = engine
+        self.recorded_before: dict[str, set[str]] = {}
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.engine.connect() as connection:
+            self.recorded_before[envelope.rcpt_tos[0]] = set(connection.scalars(
+                select(OutgoingEmail.to_address).where(OutgoingEmail.state == EmailState.SENT)))
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_each_email_is_recorded_as_sent_before_the_server_can_take_the_next(tmp_path, smtp_port):
+    """The record of an email overlaps the next one's MAIL command, never its DATA: a worker
+    killed at any moment leaves at most one email taken by the server and not recorded."""
+    sink = Mailbox(tmp_path / "mail", free_port())
+    handler = NotesWhatIsRecorded(sink.directory, db.engine)
+    controller = Controller(handler, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    smtp_port(sink.port)
+    try:
+        recipients = [f"in-order{n}@example.org" for n in range(6)]
+        assert deliver_emails(queued(*recipients)) == {"sent": 6}
+    finally:
+        controller.stop()
+    assert [handler.recorded_before[to] for to in recipients] == \
+        [set(recipients[:n]) for n in range(6)]
+
+
 # --- enqueueing after the commit ----------------------------------------------------------
 
 def test_a_transactions_emails_go_to_the_broker_in_batches_and_a_rolled_back_savepoints_not_at_all(
