@@ -18,6 +18,7 @@ lost when the broker is down, a worker dies or the SMTP server is away:
 from __future__ import annotations
 
 import binascii
+from contextlib import contextmanager
 import enum
 import functools
 import logging
@@ -33,7 +34,7 @@ from datetime import datetime, timedelta
 from email import policy
 from email.utils import formatdate, parseaddr
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from celery import shared_task
 from flask import Flask, current_app
@@ -505,13 +506,38 @@ def _claim(email_ids: list[int], until: datetime, now: datetime, held_until: dat
 _RECORD = update(_outbox).where(_outbox.c.id == bindparam("email_id"))
 
 
-#: PostgreSQL acknowledges the record's commit before its WAL reaches the disk (about 1 ms
+#: PostgreSQL acknowledges a record's commit before its WAL reaches the disk (about 1 ms
 #: of 2 per email here). The trade-off: a crash of the PostgreSQL *server* (or its
 #: machine) can lose the records of the last ~0.6 s (3 x wal_writer_delay), and those emails
 #: go out again, with the same Message-ID, once their lease runs out. A killed worker loses
-#: nothing: the server already holds what it acknowledged. Only this transaction is
-#: affected (SET LOCAL), never the claim nor any other write.
-_ASYNCHRONOUS_COMMIT = text("SET LOCAL synchronous_commit = off")
+#: nothing: the server already holds what it acknowledged. Only the records' connection is
+#: affected, for one batch (set once: per email it cost a round trip, as much as the
+#: record's UPDATE), never the claim nor any other write.
+_ASYNCHRONOUS_COMMITS = text("SET synchronous_commit = off")
+_USUAL_COMMITS = text("RESET synchronous_commit")
+
+
+@contextmanager
+def _records_connection() -> Iterator[DBConnection]:
+    """A Core connection of its own for one batch's records (the ORM session's begin and
+    commit bookkeeping cost more than the statements themselves); on PostgreSQL with
+    asynchronous commits, reset before the connection goes back to the pool."""
+    connection = db.engine.connect()
+    postgresql = connection.dialect.name == "postgresql"
+    try:
+        if postgresql:
+            connection.execute(_ASYNCHRONOUS_COMMITS)
+            connection.commit()
+        yield connection
+    finally:
+        if postgresql:
+            try:
+                connection.rollback()
+                connection.execute(_USUAL_COMMITS)
+                connection.commit()
+            except Exception:  # never back in the pool with asynchronous commits
+                connection.invalidate()
+        connection.close()
 
 
 def deliver_batch(email_ids: list[int]) -> dict[int, str]:
@@ -535,33 +561,30 @@ def deliver_batch(email_ids: list[int]) -> dict[int, str]:
     if not rows:
         return outcomes
     sender = _Sender()
-    # the records go through a Core connection of their own, each in its own transaction:
-    # the ORM session's begin/commit bookkeeping cost more than the statements themselves
-    records = db.engine.connect()
     unrecorded: _Attempt | None = None
-    try:
-        for index, row in enumerate(rows):
-            if utcnow() > until - lease * 3 / 4:  # a quarter of the lease used: renew it
-                now = utcnow()
-                held = {r.id for r in _claim([r.id for r in rows[index:]], now + lease, now, until)}
-                db.session.commit()
-                until = now + lease
-                rows[index + 1:] = [r for r in rows[index + 1:] if r.id in held]
-                if row.id not in held:
-                    continue
-            started = sender.start(row, row.message_id)
-            if unrecorded is not None:  # while the server reads this email's MAIL command
-                try:
-                    outcomes[unrecorded.email.id] = _record(records, unrecorded)
-                except BaseException:
-                    sender.abandon()  # its answer will never be read
-                    raise
-            unrecorded = _attempt(row, sender, started)
-        if unrecorded is not None:
-            outcomes[unrecorded.email.id] = _record(records, unrecorded)
-    finally:
-        records.close()
-        sender.close()
+    with _records_connection() as records:
+        try:
+            for index, row in enumerate(rows):
+                if utcnow() > until - lease * 3 / 4:  # a quarter of the lease used: renew it
+                    now = utcnow()
+                    held = {r.id for r in _claim([r.id for r in rows[index:]], now + lease, now, until)}
+                    db.session.commit()
+                    until = now + lease
+                    rows[index + 1:] = [r for r in rows[index + 1:] if r.id in held]
+                    if row.id not in held:
+                        continue
+                started = sender.start(row, row.message_id)
+                if unrecorded is not None:  # while the server reads this email's MAIL command
+                    try:
+                        outcomes[unrecorded.email.id] = _record(records, unrecorded)
+                    except BaseException:
+                        sender.abandon()  # its answer will never be read
+                        raise
+                unrecorded = _attempt(row, sender, started)
+            if unrecorded is not None:
+                outcomes[unrecorded.email.id] = _record(records, unrecorded)
+        finally:
+            sender.close()
     return outcomes
 
 
@@ -600,8 +623,6 @@ def _record(connection: DBConnection, attempt: _Attempt) -> str:
     if attempt.state is not None:
         values["state"] = attempt.state
     with connection.begin():
-        if connection.dialect.name == "postgresql":
-            connection.execute(_ASYNCHRONOUS_COMMIT)
         recorded = connection.execute(_RECORD, {"email_id": email.id, "claimed_until": None, **values}).rowcount
         if recorded and attempt.state is not None:
             delivery = Delivery(email.id, email.kind, attempt.state, values.get("sent_at") or utcnow(),

@@ -263,6 +263,21 @@ def test_each_email_is_recorded_as_sent_before_the_server_can_take_the_next(tmp_
         [set(recipients[:n]) for n in range(6)]
 
 
+def test_the_records_connection_goes_back_to_the_pool_with_synchronous_commits(mail_sink):
+    """On PostgreSQL a batch records with asynchronous commits (set once on its own
+    connection); any other write that later gets that pooled connection commits as usual."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("asynchronous commits are PostgreSQL's")
+    assert deliver_emails(queued("pool-a@example.org", "pool-b@example.org")) == {"sent": 2}
+    db.session.remove()
+    connections = [db.engine.connect() for _ in range(db.engine.pool.checkedin() + 1)]
+    try:
+        assert {c.exec_driver_sql("SHOW synchronous_commit").scalar() for c in connections} == {"on"}
+    finally:
+        for connection in connections:
+            connection.close()
+
+
 # --- enqueueing after the commit ----------------------------------------------------------
 
 def test_a_transactions_emails_go_to_the_broker_in_batches_and_a_rolled_back_savepoints_not_at_all(
