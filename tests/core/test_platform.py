@@ -106,3 +106,32 @@ def test_a_failed_request_drops_what_it_wrote(app, campaign):
         app.process_response(app.response_class("failed", status=500))
     db.session.expire_all()
     assert db.session.get(Campaign, campaign.id).title != "Never saved"
+
+
+def test_sqlite_connections_share_the_file_safely_and_keep_foreign_keys(app):
+    """The embedded default: WAL (the web process and the worker read while one writes), a
+    busy timeout, and foreign keys enforced, on every connection the pool opens."""
+    import sqlite3
+
+    from sqlalchemy.exc import IntegrityError
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's settings")
+
+    class Subclassed(sqlite3.Connection):
+        pass
+
+    for connect_args in ({}, {"factory": Subclassed}):
+        engine = db.create_engine(db.engine.url, connect_args=connect_args)
+        try:
+            with engine.connect() as connection:
+                pragma = lambda name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+                assert (pragma("journal_mode"), pragma("foreign_keys"), pragma("busy_timeout")) == \
+                    ("wal", 1, 30000)
+                with pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"):
+                    connection.exec_driver_sql(
+                        "INSERT INTO letter (campaign_id, action_id, action_target_id, supporter_id, contact_id,"
+                        " state, subject, body, test, created_at) VALUES (-1, -1, -1, -1, -1, 'pending',"
+                        " 's', 'b', 0, '2026-01-01')")
+        finally:
+            engine.dispose()
