@@ -18,7 +18,6 @@ lost when the broker is down, a worker dies or the SMTP server is away:
 from __future__ import annotations
 
 import binascii
-from contextlib import contextmanager
 import enum
 import functools
 import logging
@@ -29,6 +28,7 @@ import smtplib
 import socket
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
@@ -425,10 +425,6 @@ class _Sender:
             return TemporaryFailure(f"{exc.smtp_code} {exc.smtp_error!r}")
         return TemporaryFailure(repr(exc))
 
-    def abandon(self) -> None:
-        """Drop the connection mid-exchange (an answer is still unread)."""
-        self._drop()
-
     def _drop(self) -> None:
         if self.connection is None:
             return
@@ -437,6 +433,12 @@ class _Sender:
         else:
             self.connection.host.close()
         self.connection = None
+
+    def __enter__(self) -> _Sender:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def close(self) -> None:
         if self.connection is not None and not self.kept:
@@ -560,31 +562,27 @@ def deliver_batch(email_ids: list[int]) -> dict[int, str]:
     db.session.commit()
     if not rows:
         return outcomes
-    sender = _Sender()
     unrecorded: _Attempt | None = None
-    with _records_connection() as records:
-        try:
-            for index, row in enumerate(rows):
-                if utcnow() > until - lease * 3 / 4:  # a quarter of the lease used: renew it
-                    now = utcnow()
-                    held = {r.id for r in _claim([r.id for r in rows[index:]], now + lease, now, until)}
-                    db.session.commit()
-                    until = now + lease
-                    rows[index + 1:] = [r for r in rows[index + 1:] if r.id in held]
-                    if row.id not in held:
-                        continue
-                started = sender.start(row, row.message_id)
-                if unrecorded is not None:  # while the server reads this email's MAIL command
-                    try:
-                        outcomes[unrecorded.email.id] = _record(records, unrecorded)
-                    except BaseException:
-                        sender.abandon()  # its answer will never be read
-                        raise
-                unrecorded = _attempt(row, sender, started)
-            if unrecorded is not None:
-                outcomes[unrecorded.email.id] = _record(records, unrecorded)
-        finally:
-            sender.close()
+    with _Sender() as sender, _records_connection() as records:
+        for index, row in enumerate(rows):
+            if utcnow() > until - lease * 3 / 4:  # a quarter of the lease used: renew it
+                now = utcnow()
+                held = {r.id for r in _claim([r.id for r in rows[index:]], now + lease, now, until)}
+                db.session.commit()
+                until = now + lease
+                rows[index + 1:] = [r for r in rows[index + 1:] if r.id in held]
+                if row.id not in held:
+                    continue
+            started = sender.start(row, row.message_id)
+            if unrecorded is not None:  # while the server reads this email's MAIL command
+                try:
+                    outcomes[unrecorded.email.id] = _record(records, unrecorded)
+                except BaseException:
+                    sender._drop()  # the answer to MAIL will never be read
+                    raise
+            unrecorded = _attempt(row, sender, started)
+        if unrecorded is not None:
+            outcomes[unrecorded.email.id] = _record(records, unrecorded)
     return outcomes
 
 
