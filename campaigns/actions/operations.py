@@ -600,29 +600,39 @@ _LINK_LETTERS = update(_letter_table).where(_letter_table.c.id == bindparam("let
     .values(email_id=bindparam("outgoing_id"))
 
 
-#: a sent email's letters move to sent, returning their contacts' soft-bounce counts; built
-#: once (with bind parameters) because it runs for every letter sent
-_LETTERS_SENT = _moving(
-    select(_letter_table.c.id).where(_letter_table.c.email_id == bindparam("outgoing_id")),
-    {LetterState.RELEASED}, LetterState.SENT, sent_at=bindparam("delivered_at"),
-).returning(_letter_table.c.contact_id, select(Contact.__table__.c.soft_bounces)
-            .where(Contact.__table__.c.id == _letter_table.c.contact_id).scalar_subquery())
+_outbox_table = OutgoingEmail.__table__
+_contact_table = Contact.__table__
+
+
+def _letters_of_emails(email_ids: list[int]):
+    return select(_letter_table.c.id).where(_letter_table.c.email_id.in_(email_ids))
+
+
+def _outbox_column(column):
+    """The column of the email carrying each letter, for an UPDATE of letters."""
+    return select(column).where(_outbox_table.c.id == _letter_table.c.email_id).scalar_subquery()
 
 
 @on_delivery(LETTER_KIND, DIGEST_KIND)
-def follow_delivery(connection: Connection, delivery: Delivery) -> None:
-    """The outbox sent (or gave up on) the email carrying these letters: they follow it, in
-    the transaction recording it (on its connection). Runs once per letter sent, so it
-    costs one UPDATE; a contact's soft-bounce count is reset only when it has one."""
-    if delivery.state == EmailState.SENT:
-        moved = connection.execute(_LETTERS_SENT, {"outgoing_id": delivery.email_id, "delivered_at": delivery.at})
-        bounced = {contact_id for contact_id, soft_bounces in moved if soft_bounces}
-        if bounced:
-            connection.execute(update(Contact.__table__).where(Contact.__table__.c.id.in_(bounced))
+def follow_delivery(connection: Connection, deliveries: list[Delivery]) -> None:
+    """The outbox sent (or gave up on) the emails carrying these letters: they follow them,
+    with each email's own time and error, in one UPDATE per outcome for the whole batch
+    (a letter already moved is left alone, so telling twice changes nothing); a contact's
+    soft-bounce count is reset once a letter to it was sent."""
+    sent = [delivery.email_id for delivery in deliveries if delivery.state == EmailState.SENT]
+    failed = [delivery.email_id for delivery in deliveries if delivery.state == EmailState.FAILED]
+    if sent:
+        moved = connection.execute(
+            _moving(_letters_of_emails(sent), {LetterState.RELEASED}, LetterState.SENT,
+                    sent_at=_outbox_column(_outbox_table.c.sent_at))
+            .returning(_letter_table.c.contact_id)).scalars().all()
+        if moved:
+            connection.execute(update(_contact_table).where(_contact_table.c.id.in_(set(moved)),
+                                                            _contact_table.c.soft_bounces > 0)
                                .values(soft_bounces=0))
-    elif delivery.state == EmailState.FAILED:
-        connection.execute(_moving(select(_letter_table.c.id).where(_letter_table.c.email_id == delivery.email_id),
-                                   {LetterState.RELEASED}, LetterState.FAILED, last_error=delivery.last_error))
+    if failed:
+        connection.execute(_moving(_letters_of_emails(failed), {LetterState.RELEASED}, LetterState.FAILED,
+                                   last_error=_outbox_column(_outbox_table.c.last_error)))
 
 
 def hold_letters_to(contact: Contact) -> int:

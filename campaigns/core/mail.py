@@ -9,11 +9,15 @@ lost when the broker is down, a worker dies or the SMTP server is away:
   them claimed or sent and does nothing; the Message-ID is fixed at the first claim),
   build each message's bytes with the stdlib (``build_message``), send them over one SMTP
   connection (Flask-Mail's configuration, kept open between emails with MAIL_KEEP_ALIVE),
-  and record each email as sent (or its failure) in its own short Core transaction right
-  after the server answered, together with what follows from it (``on_delivery``
-  listeners: letters follow their email); a temporary SMTP failure sets the next attempt
-  with exponential backoff and jitter, a permanent one (5xx) is recorded and not retried;
-- ``sweep_outbox`` (Celery beat) enqueues again whatever is due and unclaimed.
+  and record each email as sent (or its failure) in one autocommitted UPDATE right after
+  the server answered; a temporary SMTP failure sets the next attempt with exponential
+  backoff and jitter, a permanent one (5xx) is recorded and not retried;
+- what follows from a final outcome (``on_delivery`` listeners: letters follow their
+  email) is told by the batch, in one transaction once the batch is sent; until then the
+  worker keeps its claim on the email, so that an outcome a killed worker recorded but
+  never told is told by the sweep once the claim runs out;
+- ``sweep_outbox`` (Celery beat) enqueues again whatever is due and unclaimed, and tells
+  the outcomes left untold.
 """
 from __future__ import annotations
 
@@ -40,12 +44,12 @@ from celery import shared_task
 from flask import Flask, current_app
 from flask_mail import Connection, sanitize_address, sanitize_subject
 from jinja2 import FileSystemLoader
-from sqlalchemy import JSON, String, Text, bindparam, cast, func, literal, or_, select, text, update
+from sqlalchemy import JSON, Index, String, Text, and_, bindparam, cast, func, literal, or_, select, text, update
 from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.core.celery import enqueue
-from campaigns.core.db import AFTER_COMMIT_GATHERERS, after_commit, db, enum_column, utcnow
+from campaigns.core.db import AFTER_COMMIT_GATHERERS, NEVER_REUSE_IDS, after_commit, db, enum_column, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,14 @@ class OutgoingEmail(db.Model):
     """One email on its way out (the outbox)."""
 
     __tablename__ = "outgoing_email"
+    __table_args__ = (
+        # the claimed emails only (in flight, or their outcome not told yet): what the
+        # sweep looks for once a claim ran out, in an index that stays small
+        Index("ix_outgoing_email_claimed_until", "claimed_until",
+              sqlite_where=text("claimed_until IS NOT NULL"),
+              postgresql_where=text("claimed_until IS NOT NULL")),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: what the email is, e.g. "signature_confirmation"; for statistics and tests
@@ -82,7 +94,8 @@ class OutgoingEmail(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     #: not to be tried before this time (backoff after a temporary failure)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    #: a worker holds the email until then
+    #: a worker holds the email until then: to send it, or, once its final outcome is
+    #: recorded, to tell that outcome to its kind's listeners (see ``on_delivery``)
     claimed_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     #: the Message-ID header we sent, to match bounces and replies
@@ -104,16 +117,18 @@ class Delivery:
     last_error: str | None = None
 
 
-#: kind -> callables told when an email of that kind was sent or failed for good, inside
-#: the short transaction that records it (e.g. letters follow their email's state), on
-#: that transaction's connection; they run once per email on the bulk path, so they use
-#: Core statements on it, not the ORM session
-DELIVERY_LISTENERS: dict[str, list[Callable[[DBConnection, Delivery], None]]] = {}
+#: kind -> callables told the final outcomes (sent, or failed for good) of emails of that
+#: kind, a batch at a time, on the connection of the transaction that marks them told
+#: (e.g. letters follow their email's state). At least once: a batch whose worker died
+#: before telling is told again by the sweep, so a listener must be idempotent (a
+#: conditional UPDATE is).
+DeliveryListener = Callable[[DBConnection, list[Delivery]], None]
+DELIVERY_LISTENERS: dict[str, list[DeliveryListener]] = {}
 
 
 def on_delivery(*kinds: str) -> Callable:
-    """Register a listener for the final outcome of emails of these kinds."""
-    def register(listener: Callable[[DBConnection, Delivery], None]) -> Callable[[DBConnection, Delivery], None]:
+    """Register a listener for the final outcomes of emails of these kinds."""
+    def register(listener: DeliveryListener) -> DeliveryListener:
         for kind in kinds:
             listeners = DELIVERY_LISTENERS.setdefault(kind, [])
             if listener not in listeners:
@@ -480,32 +495,47 @@ def enqueue_deliveries(email_ids: list[int], batch: int = 25) -> None:
 _outbox = OutgoingEmail.__table__
 
 
+#: what sending an email reads of its row
+_TO_SEND = (_outbox.c.id, _outbox.c.kind, _outbox.c.to_address, _outbox.c.from_address, _outbox.c.reply_to,
+            _outbox.c.subject, _outbox.c.text_body, _outbox.c.html_body, _outbox.c.headers,
+            _outbox.c.attempts, _outbox.c.message_id)
+_CLAIMABLE = and_(_outbox.c.id.in_(bindparam("email_ids", expanding=True)), _outbox.c.state == EmailState.QUEUED)
+#: the claim, built once (it runs for every batch): queued and free, or our lease ran out.
+#: The Message-ID is set here the first time: ``<id.nonce@domain>``
+_CLAIM = (
+    update(_outbox)
+    .where(_CLAIMABLE, or_(_outbox.c.claimed_until.is_(None), _outbox.c.claimed_until < bindparam("now")))
+    .values(claimed_until=bindparam("until"),
+            message_id=func.coalesce(_outbox.c.message_id, literal("<", String) + cast(_outbox.c.id, String)
+                                     + bindparam("message_id_suffix", type_=String)))
+    .returning(*_TO_SEND)
+)
+#: our claim extended: still ours only if nobody claimed the email after our lease ran out
+_RENEW = (update(_outbox).where(_CLAIMABLE, _outbox.c.claimed_until == bindparam("held_until"))
+          .values(claimed_until=bindparam("until")).returning(_outbox.c.id))
+
+
 def _claim(email_ids: list[int], until: datetime, now: datetime, held_until: datetime | None = None):
     """Claim (or, with ``held_until``, extend our claim on) the queued emails among these
-    ids in one conditional UPDATE; returns the rows claimed.
+    ids in one conditional UPDATE; returns the rows claimed (with ``held_until``, their ids).
 
     The Message-ID is fixed at the first claim, unique per row (its id and a random nonce):
     an email the server took but that was not recorded as sent (the worker died in between)
     goes out again with the same Message-ID, so the receiving side can recognise it.
     """
-    if held_until is None:
-        free = or_(_outbox.c.claimed_until.is_(None), _outbox.c.claimed_until < now)
-    else:  # still ours: nobody claimed it after our lease ran out
-        free = _outbox.c.claimed_until == held_until
-    suffix = f".{secrets.token_hex(8)}@{new_message_domain()}>"
-    message_id = func.coalesce(_outbox.c.message_id,
-                               literal("<", String) + cast(_outbox.c.id, String) + literal(suffix, String))
-    return db.session.execute(
-        update(_outbox)
-        .where(_outbox.c.id.in_(email_ids), _outbox.c.state == EmailState.QUEUED, free)
-        .values(claimed_until=until, message_id=message_id)
-        .returning(*_outbox.c)
-    ).all()
+    if held_until is not None:
+        return db.session.execute(_RENEW, {"email_ids": email_ids, "held_until": held_until, "until": until}).all()
+    return db.session.execute(_CLAIM, {
+        "email_ids": email_ids, "now": now, "until": until,
+        "message_id_suffix": f".{secrets.token_hex(8)}@{new_message_domain()}>"}).all()
 
 
 #: one attempt's outcome (the columns to set are the parameters); built once, as it runs
 #: for every email sent
 _RECORD = update(_outbox).where(_outbox.c.id == bindparam("email_id"))
+#: the emails whose outcome was told: no longer held by anyone
+_TOLD = update(_outbox).where(_outbox.c.id.in_(bindparam("email_ids", expanding=True)),
+                              _outbox.c.state != EmailState.QUEUED).values(claimed_until=None)
 
 
 #: PostgreSQL acknowledges a record's commit before its WAL reaches the disk (about 1 ms
@@ -521,22 +551,21 @@ _USUAL_COMMITS = text("RESET synchronous_commit")
 
 @contextmanager
 def _records_connection() -> Iterator[DBConnection]:
-    """A Core connection of its own for one batch's records (the ORM session's begin and
-    commit bookkeeping cost more than the statements themselves); on PostgreSQL with
-    asynchronous commits, reset before the connection goes back to the pool."""
-    connection = db.engine.connect()
+    """A Core connection of its own for one batch's records, each UPDATE its own
+    transaction (autocommit: on PostgreSQL one round trip per record, not three; and the
+    ORM session's bookkeeping cost more than the statement); on PostgreSQL with
+    asynchronous commits, reset before the connection goes back to the pool (its isolation
+    level is reset there by SQLAlchemy)."""
+    connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     postgresql = connection.dialect.name == "postgresql"
     try:
         if postgresql:
             connection.execute(_ASYNCHRONOUS_COMMITS)
-            connection.commit()
         yield connection
     finally:
         if postgresql:
             try:
-                connection.rollback()
                 connection.execute(_USUAL_COMMITS)
-                connection.commit()
             except Exception:  # never back in the pool with asynchronous commits
                 connection.invalidate()
         connection.close()
@@ -547,12 +576,13 @@ def deliver_batch(email_ids: list[int]) -> dict[int, str]:
     gone).
 
     Exactly once: the batch is claimed in one UPDATE (rows another worker holds, or already
-    sent, are skipped), and each email is recorded as sent in its own short transaction
+    sent, are skipped), and each email is recorded as sent in its own autocommitted UPDATE
     once the server took it, at the latest while the server reads the next email's MAIL
     command, so before the next email can be taken: a killed worker can only send again
     the one email whose record it had not committed; the others it had claimed are claimed
     again once the lease runs out. A long batch renews its lease as it goes, so that no
-    email is ever sent on an expired claim.
+    email is ever sent on an expired claim. The final outcomes are told to their kinds'
+    listeners once the batch is done (``tell``).
     """
     outcomes = dict.fromkeys(email_ids, "skipped")
     lease = timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
@@ -563,6 +593,7 @@ def deliver_batch(email_ids: list[int]) -> dict[int, str]:
     if not rows:
         return outcomes
     unrecorded: _Attempt | None = None
+    untold: list[Delivery] = []
     with _Sender() as sender, _records_connection() as records:
         for index, row in enumerate(rows):
             if utcnow() > until - lease * 3 / 4:  # a quarter of the lease used: renew it
@@ -576,13 +607,14 @@ def deliver_batch(email_ids: list[int]) -> dict[int, str]:
             started = sender.start(row, row.message_id)
             if unrecorded is not None:  # while the server reads this email's MAIL command
                 try:
-                    outcomes[unrecorded.email.id] = _record(records, unrecorded)
+                    outcomes[unrecorded.email.id] = _record(records, unrecorded, untold)
                 except BaseException:
                     sender._drop()  # the answer to MAIL will never be read
                     raise
             unrecorded = _attempt(row, sender, started)
         if unrecorded is not None:
-            outcomes[unrecorded.email.id] = _record(records, unrecorded)
+            outcomes[unrecorded.email.id] = _record(records, unrecorded, untold)
+    tell(untold)
     return outcomes
 
 
@@ -613,27 +645,52 @@ def _attempt(email: Any, sender: _Sender, started: _Started) -> _Attempt:
     return _Attempt(email, EmailState.SENT, {"sent_at": utcnow()}, "sent")
 
 
-def _record(connection: DBConnection, attempt: _Attempt) -> str:
-    """Record an attempt through Core on ``connection``, in its own transaction, with the
-    final outcome told to the listeners of the email's kind in the same one; returns the
-    attempt's outcome, or "gone" when the row is gone."""
-    email, values = attempt.email, dict(attempt.values)
+def _record(connection: DBConnection, attempt: _Attempt, untold: list[Delivery]) -> str:
+    """Record an attempt on ``connection`` (autocommit: one UPDATE, its own transaction);
+    returns the attempt's outcome, or "gone" when the row is gone.
+
+    A final outcome of a kind with listeners is added to ``untold`` and the email stays
+    claimed until it is told; any other record releases the claim.
+    """
+    email, values = attempt.email, {"email_id": attempt.email.id, **attempt.values}
     if attempt.state is not None:
         values["state"] = attempt.state
-    with connection.begin():
-        recorded = connection.execute(_RECORD, {"email_id": email.id, "claimed_until": None, **values}).rowcount
-        if recorded and attempt.state is not None:
-            delivery = Delivery(email.id, email.kind, attempt.state, values.get("sent_at") or utcnow(),
-                                values.get("last_error"))
-            for listener in DELIVERY_LISTENERS.get(email.kind, ()):
-                listener(connection, delivery)
-    return attempt.outcome if recorded else "gone"
+    listened = attempt.state is not None and email.kind in DELIVERY_LISTENERS
+    if not listened:
+        values["claimed_until"] = None
+    if not connection.execute(_RECORD, values).rowcount:
+        return "gone"
+    if listened:
+        untold.append(Delivery(email.id, email.kind, attempt.state, values.get("sent_at") or utcnow(),
+                               values.get("last_error")))
+    return attempt.outcome
+
+
+def tell(deliveries: list[Delivery]) -> None:
+    """Tell each kind's listeners these final outcomes, and release the emails' claims, in
+    one transaction of the session (committed here)."""
+    if not deliveries:
+        return
+    connection = db.session.connection()
+    for kind in sorted({delivery.kind for delivery in deliveries}):
+        told = [delivery for delivery in deliveries if delivery.kind == kind]
+        for listener in DELIVERY_LISTENERS.get(kind, ()):
+            listener(connection, told)
+    connection.execute(_TOLD, {"email_ids": [delivery.email_id for delivery in deliveries]})
+    db.session.commit()
 
 
 @shared_task(ignore_result=True)
 def sweep_outbox(limit: int = 1000) -> int:
-    """Enqueue again the emails that are due and that no worker holds."""
+    """Enqueue again the emails that are due and that no worker holds; tell the final
+    outcomes that a worker recorded but did not live to tell (its claim ran out)."""
     now = utcnow()
+    untold = db.session.execute(
+        select(_outbox.c.id, _outbox.c.kind, _outbox.c.state, _outbox.c.sent_at, _outbox.c.last_error)
+        .where(_outbox.c.claimed_until < now, _outbox.c.state != EmailState.QUEUED)
+        .order_by(_outbox.c.id).limit(limit)
+    ).all()
+    tell([Delivery(row.id, row.kind, row.state, row.sent_at or now, row.last_error) for row in untold])
     grace = timedelta(seconds=current_app.config["OUTBOX_SWEEP_GRACE"])
     due = db.session.scalars(
         select(OutgoingEmail.id)

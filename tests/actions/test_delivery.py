@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from campaigns.actions import operations
 from campaigns.actions.models import Letter, LetterState
@@ -390,6 +390,47 @@ def test_letters_follow_their_email_and_a_soft_bounce_count_is_reset_when_sent(e
     # a letter is plain text, like a letter
     assert all(m.message.get_content_type() == "text/plain" for m in sent)
     assert "I am writing to ask" in sent[0].message.get_content()
+
+
+def test_outcomes_a_killed_worker_recorded_but_never_told_are_told_by_the_sweep(
+        email_action, mail_sink, monkeypatch):
+    from campaigns.core import mail
+
+    mail_sink.clear()
+    ids = confirmed_letters(email_action, 3)
+    release(email_action)
+    emails = [email_of(i).id for i in ids]
+
+    def killed(deliveries):  # the worker dies once the batch is sent and recorded
+        raise SystemExit("killed before telling")
+
+    monkeypatch.setattr(mail, "tell", killed)
+    with pytest.raises(SystemExit):
+        deliver_emails(emails)
+    monkeypatch.undo()
+    fresh()
+    assert len(mail_sink.messages("ceo@nordwind.example")) == 3
+    # recorded as sent (no one sends them again), still held: their letters have not followed
+    assert {db.session.get(OutgoingEmail, e).state for e in emails} == {EmailState.SENT}
+    assert all(db.session.get(OutgoingEmail, e).claimed_until is not None for e in emails)
+    assert {state_of(i) for i in ids} == {LetterState.RELEASED}
+
+    mail.sweep_outbox()  # the claim has not run out: the worker may still be telling
+    assert {state_of(i) for i in ids} == {LetterState.RELEASED}
+
+    db.session.execute(update(OutgoingEmail).where(OutgoingEmail.id.in_(emails))
+                       .values(claimed_until=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    mail.sweep_outbox()
+    mail.sweep_outbox()  # told twice: nothing changes
+    fresh()
+    for letter_id in ids:
+        letter = db.session.get(Letter, letter_id)
+        assert letter.state == LetterState.SENT
+        assert letter.sent_at == db.session.get(OutgoingEmail, letter.email_id).sent_at
+    assert all(db.session.get(OutgoingEmail, e).claimed_until is None for e in emails)
+    assert deliver_emails(emails) == {"skipped": 3}  # and none goes out again
+    assert len(mail_sink.messages("ceo@nordwind.example")) == 3
 
 
 def test_a_release_in_chunks_keeps_the_hourly_pace_and_records_one_wave(email_action):
