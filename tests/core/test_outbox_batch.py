@@ -278,6 +278,21 @@ def test_the_records_connection_goes_back_to_the_pool_with_synchronous_commits(m
             connection.close()
 
 
+def test_the_records_autocommit_does_not_follow_the_connection_back_to_the_pool(mail_sink):
+    """Records are autocommitted on a connection of their own; whatever later gets that
+    pooled connection still has transactions: a rollback undoes its writes."""
+    assert deliver_emails(queued("pool-c@example.org")) == {"sent": 1}
+    db.session.remove()
+    for _ in range(db.engine.pool.checkedin() + 1):  # every pooled connection, in turn
+        with db.engine.connect() as connection:
+            connection.execute(update(OutgoingEmail).where(OutgoingEmail.to_address == "pool-c@example.org")
+                               .values(subject="changed"))
+            connection.rollback()
+    fresh()
+    assert db.session.scalar(select(OutgoingEmail.subject)
+                             .where(OutgoingEmail.to_address == "pool-c@example.org")) == "Hello pool-c@example.org"
+
+
 # --- enqueueing after the commit ----------------------------------------------------------
 
 def test_a_transactions_emails_go_to_the_broker_in_batches_and_a_rolled_back_savepoints_not_at_all(
