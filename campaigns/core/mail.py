@@ -106,15 +106,13 @@ class OutgoingEmail(db.Model):
 
 @dataclass(frozen=True)
 class Delivery:
-    """The final outcome of one outbox email, as its kind's listeners are told it."""
+    """The final outcome of one outbox email, as its kind's listeners are told it; what
+    else they need (when it was sent, its error) is on the email's row, recorded already."""
 
     email_id: int
     kind: str
     #: SENT or FAILED
     state: EmailState
-    #: when it was sent, or given up on
-    at: datetime
-    last_error: str | None = None
 
 
 #: kind -> callables told the final outcomes (sent, or failed for good) of emails of that
@@ -661,8 +659,7 @@ def _record(connection: DBConnection, attempt: _Attempt, untold: list[Delivery])
     if not connection.execute(_RECORD, values).rowcount:
         return "gone"
     if listened:
-        untold.append(Delivery(email.id, email.kind, attempt.state, values.get("sent_at") or utcnow(),
-                               values.get("last_error")))
+        untold.append(Delivery(email.id, email.kind, attempt.state))
     return attempt.outcome
 
 
@@ -686,11 +683,11 @@ def sweep_outbox(limit: int = 1000) -> int:
     outcomes that a worker recorded but did not live to tell (its claim ran out)."""
     now = utcnow()
     untold = db.session.execute(
-        select(_outbox.c.id, _outbox.c.kind, _outbox.c.state, _outbox.c.sent_at, _outbox.c.last_error)
+        select(_outbox.c.id, _outbox.c.kind, _outbox.c.state)
         .where(_outbox.c.claimed_until < now, _outbox.c.state != EmailState.QUEUED)
         .order_by(_outbox.c.claimed_until).limit(limit)  # by the index of claims (ordered by id, SQLite scans)
     ).all()
-    tell([Delivery(row.id, row.kind, row.state, row.sent_at or now, row.last_error) for row in untold])
+    tell([Delivery(*row) for row in untold])
     grace = timedelta(seconds=current_app.config["OUTBOX_SWEEP_GRACE"])
     due = db.session.scalars(
         select(OutgoingEmail.id)
