@@ -49,7 +49,8 @@ from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.core.celery import enqueue
-from campaigns.core.db import AFTER_COMMIT_GATHERERS, NEVER_REUSE_IDS, after_commit, db, enum_column, utcnow
+from campaigns.core.db import (AFTER_COMMIT_GATHERERS, NEVER_REUSE_IDS, after_commit, db, enum_column,
+                               execute_autocommitted, quick_lock_waits, utcnow)
 
 log = logging.getLogger(__name__)
 
@@ -553,13 +554,15 @@ def _records_connection() -> Iterator[DBConnection]:
     transaction (autocommit: on PostgreSQL one round trip per record, not three; and the
     ORM session's bookkeeping cost more than the statement); on PostgreSQL with
     asynchronous commits, reset before the connection goes back to the pool (its isolation
-    level is reset there by SQLAlchemy)."""
+    level is reset there by SQLAlchemy); on SQLite waiting for the write lock in small
+    steps (``quick_lock_waits``: the server waits while a record waits)."""
     connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     postgresql = connection.dialect.name == "postgresql"
     try:
         if postgresql:
             connection.execute(_ASYNCHRONOUS_COMMITS)
-        yield connection
+        with quick_lock_waits(connection):
+            yield connection
     finally:
         if postgresql:
             try:
@@ -656,7 +659,7 @@ def _record(connection: DBConnection, attempt: _Attempt, untold: list[Delivery])
     listened = attempt.state is not None and email.kind in DELIVERY_LISTENERS
     if not listened:
         values["claimed_until"] = None
-    if not connection.execute(_RECORD, values).rowcount:
+    if not execute_autocommitted(connection, _RECORD, values).rowcount:
         return "gone"
     if listened:
         untold.append(Delivery(email.id, email.kind, attempt.state))

@@ -4,8 +4,10 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import bindparam, select, update
 
-from campaigns.core.db import db
+from campaigns.core.db import SQLITE_BUSY_TIMEOUT_MS, db, execute_autocommitted, quick_lock_waits
+from campaigns.petitions.models import Campaign
 
 
 def test_healthz_ok(client):
@@ -98,8 +100,6 @@ def test_work_queued_for_the_commit_runs_even_when_the_request_ran_no_statement(
 
 
 def test_a_failed_request_drops_what_it_wrote(app, campaign):
-    from campaigns.petitions.models import Campaign
-
     with app.test_request_context("/"):
         db.session.get(Campaign, campaign.id).title = "Never saved"
         db.session.flush()
@@ -135,3 +135,70 @@ def test_sqlite_connections_share_the_file_safely_and_keep_foreign_keys(app):
                         " 's', 'b', 0, '2026-01-01')")
         finally:
             engine.dispose()
+
+
+@pytest.fixture
+def sqlite_write_lock(app):
+    """Holds SQLite's one write lock on a connection of its own (as another process's
+    transaction would) until the returned ``release`` is called, or the test ends."""
+    import sqlite3
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    holder = sqlite3.connect(db.engine.url.database, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    released = []
+
+    def release() -> None:
+        if not released:
+            released.append(True)
+            holder.execute("COMMIT")
+
+    yield release
+    release()
+    holder.close()
+
+
+def _campaign_title(campaign_id: int) -> str:
+    with db.engine.connect() as connection:
+        return connection.scalar(select(Campaign.title).where(Campaign.id == campaign_id))
+
+
+def test_a_statement_that_must_not_wait_long_waits_for_the_write_lock_and_then_goes_through(
+        app, campaign, sqlite_write_lock):
+    """On SQLite, an email's record waits for the write lock in steps of at most 1 ms (SQLite's
+    own wait sleeps 1, 2, 5, 10 ms ...): in the block SQLite's wait is off, the statement is
+    tried again until the lock is free, then it goes through once; after the block the
+    connection waits as usual again (it goes back to the pool)."""
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    statement = update(Campaign).where(Campaign.id == campaign.id).values(title=bindparam("new_title"))
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with quick_lock_waits(connection):
+            with pytest.raises(OperationalError, match="database is locked"):  # no wait of SQLite's own
+                connection.execute(statement, {"new_title": "Not while locked"})
+            timer = threading.Timer(0.2, sqlite_write_lock)
+            timer.start()
+            try:
+                assert execute_autocommitted(connection, statement, {"new_title": "Once unlocked"}).rowcount == 1
+            finally:
+                timer.join()
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
+    assert _campaign_title(campaign.id) == "Once unlocked"
+
+
+def test_a_statement_that_must_not_wait_long_still_gives_up_after_the_busy_timeout(
+        app, campaign, sqlite_write_lock, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    monkeypatch.setattr("campaigns.core.db.SQLITE_BUSY_TIMEOUT_MS", 50)
+    title = _campaign_title(campaign.id)
+    statement = update(Campaign).where(Campaign.id == campaign.id).values(title="Never")
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with quick_lock_waits(connection):
+            with pytest.raises(OperationalError, match="database is locked"):
+                execute_autocommitted(connection, statement, {})
+    sqlite_write_lock()
+    assert _campaign_title(campaign.id) == title
