@@ -46,7 +46,7 @@ from flask_mail import Connection, sanitize_address, sanitize_subject
 from jinja2 import FileSystemLoader
 from sqlalchemy import JSON, Index, String, Text, and_, bindparam, cast, func, literal, or_, select, text, update
 from sqlalchemy.engine import Connection as DBConnection
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel
 
 from campaigns.core.celery import enqueue
 from campaigns.core.db import (AFTER_COMMIT_GATHERERS, NEVER_REUSE_IDS, after_commit, db, enum_column,
@@ -103,6 +103,11 @@ class OutgoingEmail(db.Model):
     message_id: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: SQLAlchemy's insert sentinel: a row's place among those added by one INSERT, so that
+    #: an INSERT of many emails returns their ids in order in one statement. SQLite cannot
+    #: otherwise (SQLAlchemy added them one statement each, holding the database's write
+    #: lock meanwhile); PostgreSQL does not need it
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
 
 @dataclass(frozen=True)
