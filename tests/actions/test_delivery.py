@@ -433,6 +433,31 @@ def test_outcomes_a_killed_worker_recorded_but_never_told_are_told_by_the_sweep(
     assert len(mail_sink.messages("ceo@nordwind.example")) == 3
 
 
+def test_a_letter_cancelled_while_its_chunk_renders_is_not_released_and_leaves_no_email(
+        email_action, monkeypatch):
+    """A chunk's emails are added before its letters move: one cancelled in between stays
+    cancelled, and its email is gone before anyone could send it."""
+    ids = confirmed_letters(email_action, 3)
+    render = operations._render_letter
+
+    def render_then_cancel(action, contact, action_target, row):
+        if row.id == ids[1]:  # the campaigner cancels it, in a transaction of their own
+            with db.engine.begin() as other:
+                other.execute(update(Letter).where(Letter.id == ids[1]).values(state=LetterState.CANCELLED))
+        return render(action, contact, action_target, row)
+
+    monkeypatch.setattr(operations, "_render_letter", render_then_cancel)
+    before = set(db.session.scalars(select(OutgoingEmail.id)))
+    assert release(email_action) == 2
+    assert [state_of(i) in OUT for i in ids] == [True, False, True]
+    assert state_of(ids[1]) == LetterState.CANCELLED
+    added = db.session.scalars(select(OutgoingEmail).where(OutgoingEmail.id.not_in(before))).all()
+    assert sorted(email.headers["X-Threadline-Letter"] for email in added) == [str(ids[0]), str(ids[2])]
+    assert [db.session.get(Letter, i).email_id for i in ids] == \
+        [next(e.id for e in added if e.headers["X-Threadline-Letter"] == str(ids[0])), None,
+         next(e.id for e in added if e.headers["X-Threadline-Letter"] == str(ids[2]))]
+
+
 def test_a_release_in_chunks_keeps_the_hourly_pace_and_records_one_wave(email_action):
     from campaigns.actions.tasks import RELEASE_CHUNK, release_letters
     from campaigns.replies.models import EventKind, ThreadEvent
