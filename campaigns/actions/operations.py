@@ -540,7 +540,7 @@ def _release_each(action: EmailAction, contact: Contact, letter_ids: list[int],
                                               (Letter.id,), released_at=now,
                                               email_id=case(email_of, value=_letter_table.c.id))}
     if len(moved) < len(rows):
-        db.session.execute(delete(OutgoingEmail.__table__).where(OutgoingEmail.__table__.c.id.in_(
+        db.session.execute(delete(_outbox_table).where(_outbox_table.c.id.in_(
             [email_of[row.id] for row in rows if row.id not in moved])))
     for letter_id in moved:  # moved by Core: a letter the session holds is behind the database
         loaded = db.session.identity_map.get(identity_key(Letter, letter_id))
