@@ -10,7 +10,10 @@ L1  letters delivered per second through Celery (the release task, then outbox d
     once the message size is known) and averaged. The clock runs from enqueueing the release
     task (from a warm producer, as a web process's or beat's is) to the last letter
     accepted. Also shown, not the ratio: the rate from the first letter accepted to the last
-    (delivery once under way, without the release of the first chunk).
+    (delivery once under way, without the release of the first chunk). The 1,000 letters
+    are confirmed before the clock starts, their emails prepared as each supporter's
+    confirmation prepares them (rendered then, switched to queued by the release);
+    --unprepared measures letters without (the release renders them).
 L2  p99 of the act request (POST /c/<slug>/write, send) while the SMTP sink takes 500 ms per
     message, divided by its p99 with a sink answering at once (goal <= 1.1): the request
     only writes rows; mail goes out from the worker after the commit.
@@ -115,10 +118,11 @@ from sqlalchemy import insert, select
 from campaigns import create_app
 from campaigns.core.db import db, utcnow
 from campaigns.actions.models import ActionTarget, EmailAction, Letter, LetterState
+from campaigns.actions.operations import prepare_emails
 from campaigns.petitions.models import Campaign, CampaignStatus, CampaignTarget
 from campaigns.supporters.models import Supporter
 from campaigns.targets.models import Contact, Target, TargetKind
-letters, contacts = int(sys.argv[1]), 20
+letters, contacts, prepared = int(sys.argv[1]), 20, sys.argv[2] == "prepared"
 app = create_app()
 with app.app_context():
     target = Target(slug="bench-brand", name="Bench Brand", kind=TargetKind.BRAND, country="DE")
@@ -146,6 +150,8 @@ with app.app_context():
             action_target_id=action.letters[0].id, supporter_id=s, contact_id=c.id,
             state=LetterState.QUEUED, subject="Pay the workers", body="Please pay the workers. " * 20,
             test=False, created_at=now, confirmed_at=now) for s in ids for c in target.contacts])
+        if prepared:  # as each supporter's confirmation does (operations.confirm)
+            prepare_emails(action, db.session.scalars(select(Letter.id)).all())
     db.session.commit()
     print(action.id)
 '''
@@ -209,7 +215,7 @@ def raw_smtplib(port: int, count: int, size: int) -> float:
     return count / (time.monotonic() - started)
 
 
-def l1(kind: str, letters: int, rounds: int) -> str:
+def l1(kind: str, letters: int, rounds: int, prepared: bool = True) -> str:
     sink = CountingSink()
     controller, mail_port = start_sink(sink)
     celery_rates, raw_rates, flow_rates = [], [], []
@@ -219,7 +225,8 @@ def l1(kind: str, letters: int, rounds: int) -> str:
                 instance = Path(tmp)
                 env = app_env(kind, instance, mail_port, free_port())
                 reset(kind, env)
-                action_id = run([sys.executable, "-c", SEED, str(letters)], cwd=ROOT, env=env).stdout.split()[-1]
+                action_id = run([sys.executable, "-c", SEED, str(letters),
+                                 "prepared" if prepared else "unprepared"], cwd=ROOT, env=env).stdout.split()[-1]
                 worker = start_worker(env, instance / "worker.log")
                 # the raw loop just before and just after the round, averaged: the machine's
                 # speed drifts (a shared VM), and one side measured later caught the drift
@@ -252,7 +259,7 @@ def l1(kind: str, letters: int, rounds: int) -> str:
     ratio = statistics.median(c / r for c, r in zip(celery_rates, raw_rates))
     flow_ratio = statistics.median(f / r for f, r in zip(flow_rates, raw_rates))
     celery, raw = statistics.median(celery_rates), statistics.median(raw_rates)
-    return (f"L1 {kind}: {ratio:.3f} (median of {rounds} rounds' ratios, "
+    return (f"L1 {kind}{'' if prepared else ' (unprepared)'}: {ratio:.3f} (median of {rounds} rounds' ratios, "
             f"{' '.join(f'{c / r:.3f}' for c, r in zip(celery_rates, raw_rates))}; celery median "
             f"{celery:.1f} letters/s incl. release; raw smtplib one connection median {raw:.1f}/s; "
             f"{letters} letters; goal >= 0.8; from the first letter accepted to the last: "
@@ -379,6 +386,9 @@ def main(argv: list[str] | None = None) -> list[str]:
     parser.add_argument("--db", default="sqlite")
     parser.add_argument("--letters", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--unprepared", action="store_true",
+                        help="L1 with letters whose emails were not prepared at confirmation "
+                             "(confirmed before prepared emails existed): the release renders them")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--pairs", type=int, default=2)
     args = parser.parse_args(argv)
@@ -386,7 +396,7 @@ def main(argv: list[str] | None = None) -> list[str]:
     lines = [machine_line()]
     print(lines[0], flush=True)
     for kind in [k.strip() for k in args.db.split(",") if k.strip()]:
-        for name, scenario in (("L1", lambda: l1(kind, args.letters, args.rounds)),
+        for name, scenario in (("L1", lambda: l1(kind, args.letters, args.rounds, not args.unprepared)),
                                ("L2", lambda: l2(kind, args.requests, args.pairs))):
             if name not in selected:
                 continue

@@ -156,9 +156,13 @@ class Letter(db.Model):
     fraud_reason: Mapped[str | None] = mapped_column(String(40))
     #: the client address, kept for abuse investigations
     ip_address: Mapped[str | None] = mapped_column(String(45))
-    #: the outbox email carrying it (shared by the letters of one digest)
+    #: the outbox email carrying it (shared by the letters of one digest); before the
+    #: release, its email rendered ahead at confirmation (a prepared email), if any
     email_id: Mapped[int | None] = mapped_column(
         ForeignKey("outgoing_email.id", ondelete="SET NULL"), index=True)
+    #: what its prepared email was rendered from (a digest, see operations.prepared_key):
+    #: the release sends that email only while this still matches
+    prepared_key: Mapped[str | None] = mapped_column(String(32))
     #: written while the action was in test mode: it went to the campaigner
     test: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email.utils
 import functools
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
+from flask_babel import force_locale
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm.util import identity_key
@@ -31,6 +33,7 @@ from campaigns.actions.models import (
 from campaigns.audit.operations import record
 from campaigns.core.db import db, insert_ignoring_conflicts, utcnow
 from campaigns.core.mail import (
+    EMAILS_DIR,
     Delivery,
     EmailState,
     OutgoingEmail,
@@ -266,6 +269,7 @@ def write(action: EmailAction, request: LetterRequest) -> list[Letter]:
     move(select(Letter.id).where(Letter.action_id == action.id, Letter.supporter_id == supporter.id),
          {LetterState.FRAUDULENT}, LetterState.PENDING, fraud_reason=None)
     if created and skip_confirmation:
+        prepare_emails(action, created)
         _after_queued(action)
     elif created:
         send_confirmation_request(action, supporter)
@@ -338,10 +342,12 @@ def confirm(action: EmailAction, supporter: Supporter) -> int:
     """Queue the supporter's pending letters; returns how many (0 when already confirmed)."""
     mine = select(Letter.id).where(Letter.action_id == action.id,
                                    Letter.supporter_id == supporter.id)
-    moved = move(mine, {LetterState.PENDING}, LetterState.QUEUED, confirmed_at=utcnow())
+    moved = [row.id for row in move_returning(mine, {LetterState.PENDING}, LetterState.QUEUED,
+                                              (Letter.id,), confirmed_at=utcnow())]
     if moved:
+        prepare_emails(action, moved)
         _after_queued(action)
-    return moved
+    return len(moved)
 
 
 def _after_queued(action: EmailAction) -> None:
@@ -442,8 +448,10 @@ def release_due(action: EmailAction, now: datetime | None = None, *, limit: int 
             continue
         queued = select(Letter).where(Letter.action_id == action.id, Letter.contact_id == contact_id,
                                       Letter.state == LetterState.QUEUED).order_by(Letter.id)
-        first_target = db.session.get(ActionTarget, db.session.scalar(
-            queued.with_only_columns(Letter.action_target_id).limit(1)))
+        first_target_id = db.session.scalar(queued.with_only_columns(Letter.action_target_id).limit(1))
+        if first_target_id is None:  # another run released them meanwhile
+            continue
+        first_target = db.session.get(ActionTarget, first_target_id)
         if first_target.delivery == DeliveryMode.DIGEST:
             if _released_last_hour(contact_id, now) or db.session.scalar(
                     select(func.count()).select_from(Letter).where(
@@ -505,7 +513,8 @@ _supporter_table = Supporter.__table__
 #: rendering them)
 _LETTERS_TO_RENDER = (
     select(_letter_table.c.id, _letter_table.c.subject, _letter_table.c.body, _letter_table.c.test,
-           _letter_table.c.action_target_id, _supporter_table.c.first_name,
+           _letter_table.c.action_target_id, _letter_table.c.contact_id, _letter_table.c.email_id,
+           _letter_table.c.prepared_key, _supporter_table.c.first_name,
            _supporter_table.c.last_name, _supporter_table.c.country, _supporter_table.c.email)
     .join_from(_letter_table, _supporter_table, _supporter_table.c.id == _letter_table.c.supporter_id)
     .where(_letter_table.c.id.in_(bindparam("letter_ids", expanding=True)))
@@ -514,41 +523,65 @@ _LETTERS_TO_RENDER = (
 
 def _release_each(action: EmailAction, contact: Contact, letter_ids: list[int],
                   now: datetime) -> tuple[list[int], Counter[int]]:
-    """One email per letter to this contact: the letters among ``letter_ids`` are rendered
-    as plain text (a letter has no html part) and their emails added in one INSERT, then
-    those letters still queued are moved to released and linked to their email in one
-    UPDATE; the emails of any other (moved by someone else meanwhile, e.g. cancelled) are
-    deleted again before the commit, never seen. Returns the emails' ids and the letters
-    released per campaign target.
+    """One email per letter to this contact. A letter whose email was prepared at its
+    confirmation, from what still holds (its ``prepared_key`` matches), has that email
+    switched to queued; the others are rendered now as plain text (a letter has no html
+    part), their emails added in one INSERT, and a stale prepared email is deleted. The
+    letters among ``letter_ids`` still queued are moved to released and linked to their
+    email in one UPDATE; the emails just added for any other (moved by someone else
+    meanwhile, e.g. cancelled) are deleted again before the commit, never seen. Returns
+    the emails' ids and the letters released per campaign target.
 
     Rendering comes first because on SQLite the first write takes the database's one
     write lock until the commit: rendered inside it, a chunk kept the delivery workers
     from recording what they sent for the whole chunk (measured: the first delivery batch
     of a 1,000-letter release waited out the whole release, 0.48 s for 25 letters). Each
     letter's row is written once (moved and linked together): written twice, the second
-    UPDATE cost 0.15 ms a letter on PostgreSQL.
+    UPDATE cost 0.15 ms a letter on PostgreSQL. Letters before emails, in every
+    transaction that changes both (cancel too), so two of them never wait on each other.
     """
     rows = db.session.execute(_LETTERS_TO_RENDER, {"letter_ids": letter_ids}).all()
     if not rows:
         return [], Counter()
-    targets = {target_id: db.session.get(ActionTarget, target_id)
-               for target_id in {row.action_target_id for row in rows}}
-    email_ids = _add_emails([_render_letter(action, contact, targets[row.action_target_id], row)
-                             for row in rows])
-    email_of = {row.id: email_id for row, email_id in zip(rows, email_ids)}
-    moved = {row.id for row in move_returning(list(email_of), {LetterState.QUEUED}, LetterState.RELEASED,
-                                              (Letter.id,), released_at=now,
-                                              email_id=case(email_of, value=_letter_table.c.id))}
-    if len(moved) < len(rows):
-        db.session.execute(delete(_outbox_table).where(_outbox_table.c.id.in_(
-            [email_of[row.id] for row in rows if row.id not in moved])))
+    targets = _action_targets(rows)
+    keys = _PreparedKeys(action)
+    prepared = {row.id: row.email_id for row in rows if row.email_id is not None
+                and row.prepared_key == keys.of(contact, targets[row.action_target_id], row)}
+    to_render = [row for row in rows if row.id not in prepared]
+    email_of = dict(zip((row.id for row in to_render), _add_emails(
+        [_render_letter(action, contact, targets[row.action_target_id], row) for row in to_render])))
+    links = {"email_id": case(email_of, value=_letter_table.c.id, else_=_letter_table.c.email_id)} \
+        if email_of else {}
+    moved = {row.id for row in move_returning([row.id for row in rows], {LetterState.QUEUED},
+                                              LetterState.RELEASED, (Letter.id,), released_at=now,
+                                              **links)}
+    unsent = [email_of[row.id] for row in to_render if row.id not in moved] + \
+        [row.email_id for row in to_render if row.email_id is not None]  # stale prepared ones
+    if unsent:
+        db.session.execute(delete(_outbox_table).where(_outbox_table.c.id.in_(unsent),
+                                                       _outbox_table.c.state.in_(_NOT_YET_SENT)))
+    switched = [prepared[letter_id] for letter_id in prepared if letter_id in moved]
+    if switched:
+        db.session.execute(update(_outbox_table).where(_outbox_table.c.id.in_(switched),
+                                                       _outbox_table.c.state == EmailState.PREPARED)
+                           .values(state=EmailState.QUEUED, next_attempt_at=now))
     for letter_id in moved:  # moved by Core: a letter the session holds is behind the database
         loaded = db.session.identity_map.get(identity_key(Letter, letter_id))
         if loaded is not None:
             db.session.expire(loaded, ("state", "released_at", "email_id"))
     rows = [row for row in rows if row.id in moved]
-    return [email_of[row.id] for row in rows], Counter(targets[row.action_target_id].campaign_target_id
-                                                       for row in rows)
+    return ([email_of.get(row.id) or prepared[row.id] for row in rows],
+            Counter(targets[row.action_target_id].campaign_target_id for row in rows))
+
+
+#: the emails an unsent letter may own: those the release itself just added (queued), and
+#: those prepared ahead
+_NOT_YET_SENT = (EmailState.QUEUED, EmailState.PREPARED)
+
+
+def _action_targets(rows) -> dict[int, ActionTarget]:
+    return {target_id: db.session.get(ActionTarget, target_id)
+            for target_id in {row.action_target_id for row in rows}}
 
 
 def _render_letter(action: EmailAction, contact: Contact, action_target: ActionTarget, row) -> dict:
@@ -564,6 +597,93 @@ def _render_letter(action: EmailAction, contact: Contact, action_target: ActionT
         text_body=text, html_body=None, from_address=sender_for(row),
         reply_to=_reply_to(action, action_target, row),
         headers={"X-Threadline-Letter": str(row.id), **({"X-Threadline-Test": "yes"} if test else {})})
+
+
+# --- prepared emails -----------------------------------------------------------------------
+# A letter's email is rendered when its supporter confirms it, in that request, and kept
+# in the outbox as a prepared email, which nothing sends. Its release then only switches
+# it to queued: an appeal's burst of letters (thousands at once, when a contact's sending
+# window opens) costs no rendering. Whatever the email is made of may change in between
+# (test mode, the contact's address, the campaign's title...): the release compares a
+# digest of all of it with the one taken at preparation, and renders again on any change.
+
+@functools.lru_cache(maxsize=1)
+def _letter_template_digest() -> str:
+    """The letter's template as this process has it (a deploy that changes it makes every
+    prepared letter render again)."""
+    return hashlib.blake2b((EMAILS_DIR / "actions" / "letter.html").read_bytes(), digest_size=8).hexdigest()
+
+
+class _PreparedKeys:
+    """The digest of what a letter's email is rendered from (``Letter.prepared_key``): the
+    letter and its writer, and what ``_render_letter`` reads of the action, target,
+    contact and configuration (worked out once per contact and target)."""
+
+    def __init__(self, action: EmailAction) -> None:
+        self.action = action
+        self.contexts: dict[tuple[int, int, bool], str] = {}
+
+    def _context(self, contact: Contact, action_target: ActionTarget, test: bool) -> str:
+        found = self.contexts.get((contact.id, action_target.id, test))
+        if found is None:
+            action, config = self.action, current_app.config
+            campaign_target = action_target.campaign_target
+            found = self.contexts[(contact.id, action_target.id, test)] = repr((
+                _letter_template_digest(), config["BABEL_DEFAULT_LOCALE"], config["SITE_NAME"],
+                config["MAIL_DEFAULT_SENDER"], test, _address(action, contact, test),
+                action.reply_to_supporter or reply_address(campaign_target.reply_token),
+                action.campaign.title, campaign_target.target.name, contact.name, contact.role))
+        return found
+
+    def of(self, contact: Contact, action_target: ActionTarget, row) -> str:
+        test = self.action.test_mode or row.test
+        return hashlib.blake2b(repr((
+            self._context(contact, action_target, test), row.id, row.subject, row.body,
+            row.first_name, row.last_name, row.country, row.email)).encode(), digest_size=16).hexdigest()
+
+
+def prepare_emails(action: EmailAction, letter_ids: list[int]) -> int:
+    """Render the emails of these just queued letters now, as prepared outbox emails, and
+    link each letter to its own; returns how many. Letters to a contact on a digest, or
+    without an address, are left to their release. Rendered in the platform's language,
+    whatever the confirming supporter reads, as the release would render them."""
+    rows = db.session.execute(_LETTERS_TO_RENDER, {"letter_ids": letter_ids}).all()
+    targets = _action_targets(rows)
+    contacts = {contact.id: contact for contact in db.session.scalars(
+        select(Contact).where(Contact.id.in_({row.contact_id for row in rows})))}
+    rows = [row for row in rows if row.email_id is None and contacts[row.contact_id].email
+            and targets[row.action_target_id].delivery == DeliveryMode.EACH]
+    if not rows:
+        return 0
+    keys = _PreparedKeys(action)
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        emails = [_render_letter(action, contacts[row.contact_id], targets[row.action_target_id], row)
+                  for row in rows]
+    email_ids = _add_emails([{**outgoing, "state": EmailState.PREPARED} for outgoing in emails])
+    by_letter = _letter_table.c.id
+    db.session.execute(
+        update(_letter_table).where(by_letter.in_([row.id for row in rows]))
+        .values(email_id=case({row.id: email_id for row, email_id in zip(rows, email_ids)}, value=by_letter),
+                prepared_key=case({row.id: keys.of(contacts[row.contact_id], targets[row.action_target_id], row)
+                                   for row in rows}, value=by_letter)))
+    return len(rows)
+
+
+def _drop_prepared_emails(letters) -> None:
+    """Delete the prepared emails of these letters (a SELECT of letter ids) that will not
+    be released (cancelled, erased): they hold the letter's text and its writer's name."""
+    db.session.execute(delete(_outbox_table).where(
+        _outbox_table.c.state == EmailState.PREPARED,
+        _outbox_table.c.id.in_(select(_letter_table.c.email_id).where(_letter_table.c.id.in_(letters)))))
+
+
+def drop_orphaned_prepared_emails() -> int:
+    """Delete the prepared emails no letter points at any more (its letter was deleted,
+    with its campaign or contact); returns how many."""
+    return db.session.execute(delete(_outbox_table).where(
+        _outbox_table.c.state == EmailState.PREPARED,
+        ~select(_letter_table.c.id).where(_letter_table.c.email_id == _outbox_table.c.id).exists())
+    ).rowcount
 
 
 def _release_digest(action: EmailAction, contact: Contact, letters: list[Letter],
@@ -595,6 +715,8 @@ def _release_digest(action: EmailAction, contact: Contact, letters: list[Letter]
 
 def _add_emails(emails: list[dict]) -> list[int]:
     """Add these emails to the outbox in one INSERT; their ids, in the same order."""
+    if not emails:
+        return []
     return db.session.connection().execute(_ADD_EMAILS, emails).scalars().all()
 
 
@@ -666,8 +788,9 @@ def resume(action: EmailAction) -> None:
 
 def cancel(action: EmailAction) -> int:
     """Cancel every letter not yet released; returns how many."""
-    cancelled = move(select(Letter.id).where(Letter.action_id == action.id), CANCELLABLE_STATES,
-                     LetterState.CANCELLED)
+    letters = select(Letter.id).where(Letter.action_id == action.id)
+    cancelled = move(letters, CANCELLABLE_STATES, LetterState.CANCELLED)
+    _drop_prepared_emails(letters.where(Letter.state == LetterState.CANCELLED))
     record("letters.cancelled", subject=action, campaign_id=action.campaign_id, letters=cancelled)
     return cancelled
 
@@ -757,6 +880,7 @@ def erase_letters(supporter: Supporter) -> None:
     kept for the campaign's statistics keep only their state, target and dates."""
     mine = select(Letter.id).where(Letter.supporter_id == supporter.id)
     move(mine, CANCELLABLE_STATES, LetterState.CANCELLED)
+    _drop_prepared_emails(mine.where(Letter.state == LetterState.CANCELLED))
     unsent_emails = select(Letter.email_id).where(Letter.supporter_id == supporter.id,
                                                   Letter.state == LetterState.RELEASED)
     db.session.execute(

@@ -60,6 +60,9 @@ MAX_ATTEMPTS = 10
 
 
 class EmailState(enum.StrEnum):
+    #: rendered ahead, not to be sent yet: nothing claims, sends or sweeps it until its
+    #: owner switches it to queued (a confirmed letter's email, waiting for its release)
+    PREPARED = "prepared"
     QUEUED = "queued"
     SENT = "sent"
     FAILED = "failed"

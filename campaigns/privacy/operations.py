@@ -287,12 +287,15 @@ def purge_old_outbox_copies(now: datetime | None = None) -> int:
     OUTBOX_RETENTION_DAYS ago; returns how many. They carry names, addresses, letters'
     texts and confirmation links, and nothing needs them once delivery is settled: the
     row keeps its kind, state, dates and Message-ID, for the statistics and for a late
-    bounce to be recognised.
+    bounce to be recognised. Letters' emails prepared ahead whose letter is gone are
+    deleted (they were never sent).
     """
+    from campaigns.actions.operations import drop_orphaned_prepared_emails
+
     now = now or utcnow()
     cutoff = now - timedelta(days=current_app.config["OUTBOX_RETENTION_DAYS"])
     settled = OutgoingEmail.state.in_([EmailState.SENT, EmailState.FAILED])
-    return db.session.execute(
+    return drop_orphaned_prepared_emails() + db.session.execute(
         update(OutgoingEmail)
         .where(settled, OutgoingEmail.created_at < cutoff, OutgoingEmail.text_body != "")
         .values(to_address=literal("purged-") + cast(OutgoingEmail.id, String) + "@invalid",
