@@ -122,7 +122,7 @@ from campaigns.actions.operations import prepare_emails
 from campaigns.petitions.models import Campaign, CampaignStatus, CampaignTarget
 from campaigns.supporters.models import Supporter
 from campaigns.targets.models import Contact, Target, TargetKind
-letters, contacts, prepared = int(sys.argv[1]), 20, sys.argv[2] == "prepared"
+letters, contacts, prepared = int(sys.argv[1]), 20, sys.argv[2:] == ["prepared"]
 app = create_app()
 with app.app_context():
     target = Target(slug="bench-brand", name="Bench Brand", kind=TargetKind.BRAND, country="DE")
