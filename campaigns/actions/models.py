@@ -160,7 +160,7 @@ class Letter(db.Model):
     #: release, its email rendered ahead at confirmation (a prepared email), if any
     email_id: Mapped[int | None] = mapped_column(
         ForeignKey("outgoing_email.id", ondelete="SET NULL"), index=True)
-    #: what its prepared email was rendered from (a digest, see operations.prepared_key):
+    #: what its prepared email was rendered from (a digest, see operations._PreparedKeys):
     #: the release sends that email only while this still matches
     prepared_key: Mapped[str | None] = mapped_column(String(32))
     #: written while the action was in test mode: it went to the campaigner

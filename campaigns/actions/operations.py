@@ -537,8 +537,9 @@ def _release_each(action: EmailAction, contact: Contact, letter_ids: list[int],
     from recording what they sent for the whole chunk (measured: the first delivery batch
     of a 1,000-letter release waited out the whole release, 0.48 s for 25 letters). Each
     letter's row is written once (moved and linked together): written twice, the second
-    UPDATE cost 0.15 ms a letter on PostgreSQL. Letters before emails, in every
-    transaction that changes both (cancel too), so two of them never wait on each other.
+    UPDATE cost 0.15 ms a letter on PostgreSQL. Emails that existed before are changed
+    only after the letters, as cancelling does, so that the two never wait on each other
+    in a circle (PostgreSQL's row locks).
     """
     rows = db.session.execute(_LETTERS_TO_RENDER, {"letter_ids": letter_ids}).all()
     if not rows:
