@@ -497,7 +497,14 @@ def deliver_emails(email_ids: list[int]) -> dict[str, int]:
     return dict(Counter(deliver_batch(email_ids).values()))
 
 
-def enqueue_deliveries(email_ids: list[int], batch: int = 25) -> None:
+#: emails per delivery task: each task claims its batch in one UPDATE and tells the outcomes
+#: in one transaction, so a bigger batch spreads those and the task's own cost over more
+#: emails; 50 is the release's chunk, one task per chunk (measured: L1 0.82-0.86 against
+#: 0.70-0.76 with 25, four interleaved runs on SQLite)
+DELIVERY_BATCH = 50
+
+
+def enqueue_deliveries(email_ids: list[int], batch: int = DELIVERY_BATCH) -> None:
     """Enqueue the delivery of these emails in batches (call after the commit)."""
     for start in range(0, len(email_ids), batch):
         if not enqueue(deliver_emails, email_ids[start:start + batch]):
