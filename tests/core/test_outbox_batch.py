@@ -297,7 +297,8 @@ def test_the_records_autocommit_does_not_follow_the_connection_back_to_the_pool(
 
 def test_a_transactions_emails_go_to_the_broker_in_batches_and_a_rolled_back_savepoints_not_at_all(
         monkeypatch, celery_worker, mail_sink):
-    """The intake worker confirms 50 signatures per transaction: 2 broker messages, not 50."""
+    """The intake worker confirms many signatures per transaction: a broker message per
+    DELIVERY_BATCH of their emails, not one per email."""
     from campaigns.core import mail
 
     published = []
@@ -311,14 +312,15 @@ def test_a_transactions_emails_go_to_the_broker_in_batches_and_a_rolled_back_sav
     context = dict(first_name="Sam", campaign=type("C", (), {"title": "Pay the workers"}),
                    campaign_url="http://threadline.test/c/x")
     kept = [mail.queue_email("test", f"batch{n}@example.org", "signatures/already_signed", **context).id
-            for n in range(30)]
+            for n in range(mail.DELIVERY_BATCH + 5)]
     with pytest.raises(RuntimeError):
         with db.session.begin_nested():
             mail.queue_email("test", "undone@example.org", "signatures/already_signed", **context)
             raise RuntimeError("this signature fails")
     db.session.commit()
-    assert published == [("deliver_emails", (kept[:25],)), ("deliver_emails", (kept[25:],))]
-    for n in range(30):
+    batch = mail.DELIVERY_BATCH
+    assert published == [("deliver_emails", (kept[:batch],)), ("deliver_emails", (kept[batch:],))]
+    for n in range(batch + 5):
         mail_sink.wait_for(f"batch{n}@example.org")
 
     published.clear()
