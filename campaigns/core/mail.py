@@ -499,7 +499,7 @@ def deliver_emails(email_ids: list[int]) -> dict[str, int]:
 
 #: emails per delivery task: each task claims its batch in one UPDATE and tells the outcomes
 #: in one transaction, so a bigger batch spreads those and the task's own cost over more
-#: emails; 50 is the release's chunk, one task per chunk (measured: L1 0.82-0.86 against
+#: emails; 50 is the release's chunk, one task per chunk (measured: L1 0.81-0.86 against
 #: 0.70-0.76 with 25, four interleaved runs on SQLite)
 DELIVERY_BATCH = 50
 
