@@ -182,7 +182,7 @@ os._exit(0)
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
     process = subprocess.Popen(
         [str(BIN / "celery"), "-A", "wsgi:celery_app", "worker", "--pool", "prefork",
-         "--concurrency", "2", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+         "--concurrency", os.environ.get("BENCH_CONCURRENCY", "2"), "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
         start_new_session=True)
     time.sleep(6)  # the worker's start-up, not measured

@@ -263,6 +263,59 @@ def test_each_email_is_recorded_as_sent_before_the_server_can_take_the_next(tmp_
         [set(recipients[:n]) for n in range(6)]
 
 
+#: a database that refuses one email's record (as a dropped connection or a full disk would)
+REFUSE_RECORD = {
+    "sqlite": ["CREATE TRIGGER refuse_record BEFORE UPDATE OF state ON outgoing_email "
+               "WHEN NEW.to_address = 'record-refused@example.org' AND NEW.state = 'sent' "
+               "BEGIN SELECT RAISE(ABORT, 'record refused'); END"],
+    "postgresql": ["CREATE FUNCTION refuse_record() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                   "IF NEW.to_address = 'record-refused@example.org' AND NEW.state = 'sent' THEN "
+                   "RAISE EXCEPTION 'record refused'; END IF; RETURN NEW; END $$",
+                   "CREATE TRIGGER refuse_record BEFORE UPDATE ON outgoing_email "
+                   "FOR EACH ROW EXECUTE FUNCTION refuse_record()"],
+}
+ALLOW_RECORDS = {"sqlite": ["DROP TRIGGER refuse_record"],
+                 "postgresql": ["DROP TRIGGER refuse_record ON outgoing_email", "DROP FUNCTION refuse_record()"]}
+
+
+def _run(statements: list[str]) -> None:
+    db.session.rollback()  # the session's read of the table would hold up the DDL (PostgreSQL)
+    with db.engine.begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+
+
+def test_a_record_that_fails_stops_the_batch_before_the_next_email_is_taken(mail_sink):
+    """On PostgreSQL a record is committed while the server answers the next email's MAIL
+    and RCPT; when it fails, that next email never gets its DATA: the task fails, the rest
+    of the batch waits for its claim to run out, and only the email whose record failed
+    goes out a second time (with the same Message-ID). The records' connection goes back
+    to the pool in working order."""
+    mail_sink.clear()
+    before, refused, after, last = queued("record-before@example.org", "record-refused@example.org",
+                                          "record-after@example.org", "record-last@example.org")
+    dialect = db.engine.dialect.name
+    _run(REFUSE_RECORD[dialect])
+    try:
+        with pytest.raises(Exception, match="record refused"):
+            deliver_emails([before, refused, after, last])
+    finally:
+        _run(ALLOW_RECORDS[dialect])
+    assert sorted(m.to for m in mail_sink.messages()) == ["record-before@example.org", "record-refused@example.org"]
+    assert outbox(before).state == EmailState.SENT
+    for email_id in (refused, after, last):  # still claimed: nothing sends them before the lease ends
+        assert outbox(email_id).state == EmailState.QUEUED and outbox(email_id).claimed_until > utcnow()
+    assert deliver_emails([refused, after, last]) == {"skipped": 3}
+
+    db.session.execute(update(OutgoingEmail).where(OutgoingEmail.id.in_([refused, after, last]))
+                       .values(claimed_until=utcnow() - timedelta(seconds=1)))  # the lease ran out
+    db.session.commit()
+    assert deliver_emails([refused, after, last]) == {"sent": 3}
+    assert [len(mail_sink.messages(to)) for to in ("record-before", "record-after", "record-last")] == [1, 1, 1]
+    twice = mail_sink.messages("record-refused@example.org")
+    assert len(twice) == 2 and twice[0].message["Message-ID"] == twice[1].message["Message-ID"]
+
+
 def test_the_records_connection_goes_back_to_the_pool_with_synchronous_commits(mail_sink):
     """On PostgreSQL a batch records with asynchronous commits (set once on its own
     connection); any other write that later gets that pooled connection commits as usual."""
