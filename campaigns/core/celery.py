@@ -55,9 +55,10 @@ def celery_init_app(app: Flask) -> Celery:
         """A forked worker must not share the parent's database connections. What every
         process would otherwise do inside its first task is done now, once: configure the
         mappers (~0.3 s), open the two database connections a delivery batch holds (the
-        session's and the one its records go through; ~10 ms each on PostgreSQL) and
-        compile the email templates, so that the first letters of a bulk send do not wait
-        for them."""
+        session's and the one its records go through; ~10 ms each on PostgreSQL), compile
+        the email templates and connect to the broker for the tasks it enqueues (the
+        release's first chunk took ~0.1 s instead of ~0.07 s), so that the first letters
+        of a bulk send do not wait for them."""
         from sqlalchemy.orm import configure_mappers
 
         from campaigns.core.db import db
@@ -70,6 +71,11 @@ def celery_init_app(app: Flask) -> Celery:
             for environment in app.extensions["email_environments"]:
                 for name in environment.list_templates(extensions=["html"]):
                     environment.get_template(name)
+            try:  # a connection to the broker in the producer pool, for the tasks it enqueues
+                with celery_app.producer_or_acquire() as producer:
+                    producer.connection.ensure_connection(max_retries=0, timeout=1)
+            except Exception:  # the broker is away: the first enqueue connects (or the sweep)
+                log.warning("worker process: no connection to the broker yet", exc_info=True)
 
     app.extensions["celery"] = celery_app
     return celery_app
