@@ -4,8 +4,9 @@
     python bench/letters.py --only L1 --db postgresql
 
 L1  letters delivered per second through Celery (the release task, then outbox deliveries
-    of 50 letters per task, 2 worker processes) to a local SMTP sink, divided by a raw
-    smtplib loop sending the same number of messages of the same size over one connection
+    of 50 letters per task, 2 worker processes unless --concurrency says otherwise) to a
+    local SMTP sink, divided by a raw smtplib loop sending the same number of messages of
+    the same size over one connection
     (goal >= 0.8), run just before and just after each round (from the second round on,
     once the message size is known) and averaged. The clock runs from enqueueing the release
     task (from a warm producer, as a web process's or beat's is) to the last letter
@@ -47,6 +48,9 @@ from common import BIN, ROOT, flush_bench_redis, free_port, log, run  # noqa: E4
 REDIS_URL = os.environ.get("BENCH_LETTERS_REDIS_URL", "redis://127.0.0.1:6379/13")
 PG_DB = os.environ.get("BENCH_LETTERS_PG_DB", "bench_letters")
 SLUG = "bench-letters"
+#: the Celery worker's processes (prefork): 2, one per core of the reference machine, unless
+#: --concurrency says otherwise (the Procfile's default is 4)
+WORKER_PROCESSES = 2
 
 
 # --- the SMTP sink ------------------------------------------------------------------------
@@ -182,7 +186,7 @@ os._exit(0)
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
     process = subprocess.Popen(
         [str(BIN / "celery"), "-A", "wsgi:celery_app", "worker", "--pool", "prefork",
-         "--concurrency", os.environ.get("BENCH_CONCURRENCY", "2"), "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+         "--concurrency", str(WORKER_PROCESSES), "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
         start_new_session=True)
     time.sleep(6)  # the worker's start-up, not measured
@@ -259,7 +263,8 @@ def l1(kind: str, letters: int, rounds: int, prepared: bool = True) -> str:
     ratio = statistics.median(c / r for c, r in zip(celery_rates, raw_rates))
     flow_ratio = statistics.median(f / r for f, r in zip(flow_rates, raw_rates))
     celery, raw = statistics.median(celery_rates), statistics.median(raw_rates)
-    return (f"L1 {kind}{'' if prepared else ' (unprepared)'}: {ratio:.3f} (median of {rounds} rounds' ratios, "
+    return (f"L1 {kind}{'' if prepared else ' (unprepared)'}"
+            f"{'' if WORKER_PROCESSES == 2 else f' ({WORKER_PROCESSES} worker processes)'}: {ratio:.3f} (median of {rounds} rounds' ratios, "
             f"{' '.join(f'{c / r:.3f}' for c, r in zip(celery_rates, raw_rates))}; celery median "
             f"{celery:.1f} letters/s incl. release; raw smtplib one connection median {raw:.1f}/s; "
             f"{letters} letters; goal >= 0.8; from the first letter accepted to the last: "
@@ -389,9 +394,13 @@ def main(argv: list[str] | None = None) -> list[str]:
     parser.add_argument("--unprepared", action="store_true",
                         help="L1 with letters whose emails were not prepared at confirmation "
                              "(confirmed before prepared emails existed): the release renders them")
+    parser.add_argument("--concurrency", type=int, default=2,
+                        help="the Celery worker's processes (default 2: one per core here)")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--pairs", type=int, default=2)
     args = parser.parse_args(argv)
+    global WORKER_PROCESSES
+    WORKER_PROCESSES = args.concurrency
     selected = {s.strip().upper() for s in args.only.split(",") if s.strip()}
     lines = [machine_line()]
     print(lines[0], flush=True)
