@@ -1,10 +1,8 @@
-"""Delivery in one process: ``deliver_batch`` (each email's record made while the server
-reads the next email's MAIL command, and on PostgreSQL committed while the server answers
-MAIL and RCPT, read before DATA), against each record made and waited for during the next
-MAIL (as before records were pipelined), and against each email recorded right after it
-was sent (the same parts, in sequence): 500 outbox emails, DELIVERY_BATCH a batch, to an
-aiosmtpd sink in another process, six interleaved rounds each. Emails per second per
-process, not a ratio of the issue's goals.
+"""Delivery in one process, the record of each email overlapped with the next email's MAIL
+command (``deliver_batch``) against recorded right after each email (the same parts, in
+sequence): 500 outbox emails, DELIVERY_BATCH a batch, to an aiosmtpd sink in another
+process, six interleaved rounds each (ROUNDS=n for more). Emails per second per process,
+not a ratio of the issue's goals.
 
     .venv/bin/python bench/delivery_overlap.py                       # SQLite, a scratch file
     .venv/bin/python bench/delivery_overlap.py postgresql://postgres@127.0.0.1:5432/bench_letters
@@ -32,40 +30,24 @@ from campaigns import create_app
 from campaigns.core import mail
 from campaigns.core.db import db
 app = create_app()
-def _claimed(email_ids):
+def sequential(email_ids):
+    """the same claim, then each email sent and recorded before the next is started"""
     from datetime import timedelta
     lease = timedelta(seconds=300); now = mail.utcnow()
     rows = sorted(mail._claim(email_ids, now + lease, now), key=lambda r: r.id); db.session.commit()
-    return rows
-def sequential(email_ids):
-    """the same claim, then each email sent and recorded before the next is started"""
     sender = mail._Sender()
     with mail._records_connection() as records:
-        for row in _claimed(email_ids):
-            records.send(mail._attempt(row, sender, sender.start(row, row.message_id), records))
-            records.wait()
+        for row in rows:
+            mail._record(records, mail._attempt(row, sender, sender.start(row, row.message_id)), [])
     sender.close()
-def during_mail(email_ids):
-    """each record made (and waited for) while the server reads the next email's MAIL
-    command, as deliver_batch did before records were pipelined on PostgreSQL"""
-    sender, unrecorded = mail._Sender(), None
-    with mail._records_connection() as records:
-        for row in _claimed(email_ids):
-            started = sender.start(row, row.message_id)
-            if unrecorded is not None:
-                records.send(unrecorded); records.wait()
-            unrecorded = mail._attempt(row, sender, started, records)
-        records.send(unrecorded); records.wait()
-    sender.close()
-VARIANTS = (("deliver_batch", mail.deliver_batch), ("during MAIL", during_mail), ("sequential", sequential))
 with app.app_context():
     from flask_migrate import upgrade
     if "postgresql" in os.environ["DATABASE_URL"]:
         db.session.execute(db.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public")); db.session.commit()
     upgrade()
-    results = {name: [] for name, _ in VARIANTS}
-    for round_ in range(6):
-        for name, fn in VARIANTS[:: 1 if round_ % 2 else -1]:
+    results = {"overlapped": [], "sequential": []}
+    for round_ in range(int(os.environ.get("ROUNDS", "6"))):
+        for name, fn in (("overlapped", mail.deliver_batch), ("sequential", sequential))[:: 1 if round_ % 2 else -1]:
             ids = []
             for n in range(500):
                 e = mail.OutgoingEmail(kind="bench", to_address=f"t{n}@example.org", subject="Pay the workers",

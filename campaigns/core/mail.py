@@ -28,7 +28,6 @@ import logging
 import os
 import random
 import secrets
-from select import select as wait_for_fds
 import smtplib
 import socket
 import threading
@@ -418,11 +417,9 @@ class _Sender:
             return _Started(failure=self._failure(exc))
         return _Started(sender, recipient, raw)
 
-    def finish(self, started: _Started, before_data: Callable[[], object] = lambda: None) -> None:
-        """Read the answer to MAIL, then send RCPT and DATA, as smtplib's ``sendmail``,
-        calling ``before_data`` just before DATA (what must be done before the server can
-        take this email); raises TemporaryFailure or PermanentFailure, or whatever
-        ``before_data`` raised (the connection is then dropped: the email was not sent)."""
+    def finish(self, started: _Started) -> None:
+        """Read the answer to MAIL, then send RCPT and DATA, as smtplib's ``sendmail``;
+        raises TemporaryFailure or PermanentFailure."""
         if started.failure is not None:
             raise started.failure
         try:
@@ -433,11 +430,6 @@ class _Sender:
             code, answer = host.rcpt(started.recipient)
             if code not in (250, 251):
                 raise smtplib.SMTPRecipientsRefused({started.recipient: (code, answer)})
-            try:
-                before_data()
-            except BaseException:
-                self._drop()  # MAIL and RCPT are done: never a DATA on this connection
-                raise
             code, answer = host.data(started.raw)
             if code != 250:
                 raise smtplib.SMTPDataError(code, answer)
@@ -577,9 +569,9 @@ _USUAL_COMMITS = text("RESET synchronous_commit")
 
 
 @contextmanager
-def _records_connection() -> Iterator[_Records]:
-    """A Core connection of its own for one batch's records (``_Records``), each UPDATE its
-    own transaction (autocommit: on PostgreSQL one round trip per record, not three; and the
+def _records_connection() -> Iterator[DBConnection]:
+    """A Core connection of its own for one batch's records, each UPDATE its own
+    transaction (autocommit: on PostgreSQL one round trip per record, not three; and the
     ORM session's bookkeeping cost more than the statement); on PostgreSQL with
     asynchronous commits, reset before the connection goes back to the pool (its isolation
     level is reset there by SQLAlchemy); on SQLite waiting for the write lock in small
@@ -590,13 +582,13 @@ def _records_connection() -> Iterator[_Records]:
         if postgresql:
             connection.execute(_ASYNCHRONOUS_COMMITS)
         with quick_lock_waits(connection):
-            yield _Records(connection)
+            yield connection
     finally:
         if postgresql:
             try:
                 connection.execute(_USUAL_COMMITS)
-            except Exception:  # never back in the pool with asynchronous commits (or a
-                connection.invalidate()  # record whose result was never read)
+            except Exception:  # never back in the pool with asynchronous commits
+                connection.invalidate()
         connection.close()
 
 
@@ -606,13 +598,12 @@ def deliver_batch(email_ids: list[int]) -> dict[int, str]:
 
     Exactly once: the batch is claimed in one UPDATE (rows another worker holds, or already
     sent, are skipped), and each email is recorded as sent in its own autocommitted UPDATE
-    once the server took it; that record is committed before the next email's DATA
-    command, so before the server can take the next email (``_Records``: it is made, or on
-    PostgreSQL sent, while the server reads the next email's MAIL command). A killed worker
-    can only send again the one email whose record it had not committed; the others it had
-    claimed are claimed again once the lease runs out. A long batch renews its lease as it
-    goes, so that no email is ever sent on an expired claim. The final outcomes are told to
-    their kinds' listeners once the batch is done (``tell``).
+    once the server took it, at the latest while the server reads the next email's MAIL
+    command, so before the next email can be taken: a killed worker can only send again
+    the one email whose record it had not committed; the others it had claimed are claimed
+    again once the lease runs out. A long batch renews its lease as it goes, so that no
+    email is ever sent on an expired claim. The final outcomes are told to their kinds'
+    listeners once the batch is done (``tell``).
     """
     outcomes = dict.fromkeys(email_ids, "skipped")
     lease = timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
@@ -623,10 +614,10 @@ def deliver_batch(email_ids: list[int]) -> dict[int, str]:
     if not rows:
         return outcomes
     unrecorded: _Attempt | None = None
+    untold: list[Delivery] = []
     with _Sender() as sender, _records_connection() as records:
         for index, row in enumerate(rows):
             if utcnow() > until - lease * 3 / 4:  # a quarter of the lease used: renew it
-                records.wait()  # (the claim's UPDATE would wait for the record's row)
                 now = utcnow()
                 held = {r.id for r in _claim([r.id for r in rows[index:]], now + lease, now, until)}
                 db.session.commit()
@@ -637,17 +628,14 @@ def deliver_batch(email_ids: list[int]) -> dict[int, str]:
             started = sender.start(row, row.message_id)
             if unrecorded is not None:  # while the server reads this email's MAIL command
                 try:
-                    records.send(unrecorded)
+                    outcomes[unrecorded.email.id] = _record(records, unrecorded, untold)
                 except BaseException:
                     sender._drop()  # the answer to MAIL will never be read
                     raise
-            unrecorded = _attempt(row, sender, started, records)
-            records.wait()  # when MAIL or RCPT failed: no DATA waited for it
+            unrecorded = _attempt(row, sender, started)
         if unrecorded is not None:
-            records.send(unrecorded)
-            records.wait()
-    outcomes.update(records.outcomes)
-    tell(records.untold)
+            outcomes[unrecorded.email.id] = _record(records, unrecorded, untold)
+    tell(untold)
     return outcomes
 
 
@@ -662,9 +650,9 @@ class _Attempt:
     outcome: str
 
 
-def _attempt(email: Any, sender: _Sender, started: _Started, records: _Records) -> _Attempt:
+def _attempt(email: Any, sender: _Sender, started: _Started) -> _Attempt:
     try:
-        sender.finish(started, before_data=records.wait)
+        sender.finish(started)
     except TemporaryFailure as exc:
         attempts = email.attempts + 1
         log.warning("email %s: temporary failure (%s), attempt %s", email.id, exc, attempts)
@@ -678,100 +666,24 @@ def _attempt(email: Any, sender: _Sender, started: _Started, records: _Records) 
     return _Attempt(email, EmailState.SENT, {"sent_at": utcnow()}, "sent")
 
 
-class _Records:
-    """Records a batch's attempts on one autocommitted connection, one UPDATE each; at
-    most one record in flight: ``send`` it, then ``wait`` for its commit.
+def _record(connection: DBConnection, attempt: _Attempt, untold: list[Delivery]) -> str:
+    """Record an attempt on ``connection`` (autocommit: one UPDATE, its own transaction);
+    returns the attempt's outcome, or "gone" when the row is gone.
 
-    On SQLite ``send`` makes the record (in this process, nothing to overlap). On
-    PostgreSQL (psycopg) it only sends the statement, and ``wait`` reads the result: the
-    server commits it while the SMTP server answers the next email's MAIL and RCPT, and
-    ``deliver_batch`` waits for it just before that email's DATA. The worker no longer
-    waits a round trip to the database per email (measured: ~0.6 ms per email here, as
-    long as the SMTP server takes to answer MAIL).
-
-    Each email's outcome is kept in ``outcomes`` (``gone``: its row is gone). A final
-    outcome of a kind with listeners is added to ``untold`` and the email stays claimed
-    until it is told; any other record releases the claim.
+    A final outcome of a kind with listeners is added to ``untold`` and the email stays
+    claimed until it is told; any other record releases the claim.
     """
-
-    def __init__(self, connection: DBConnection) -> None:
-        self.connection = connection
-        self.outcomes: dict[int, str] = {}
-        self.untold: list[Delivery] = []
-        self._pending: tuple[_Attempt, bool, int | None] | None = None
-        self._pgconn = self._client = None
-        if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
-            import psycopg
-
-            driver_connection = connection.connection.dbapi_connection
-            self._pgconn = driver_connection.pgconn
-            self._client = psycopg.ClientCursor(driver_connection)  # its mogrify: psycopg's own quoting
-            self._statements: dict[tuple[str, ...], tuple[str, dict[str, Callable | None]]] = {}
-
-    def send(self, attempt: _Attempt) -> None:
-        assert self._pending is None, "a record is in flight"
-        values = {"email_id": attempt.email.id, **attempt.values}
-        if attempt.state is not None:
-            values["state"] = attempt.state
-        listened = attempt.state is not None and attempt.email.kind in DELIVERY_LISTENERS
-        if not listened:
-            values["claimed_until"] = None
-        if self._pgconn is None:
-            rowcount = execute_autocommitted(self.connection, _RECORD, values).rowcount
-            self._pending = (attempt, listened, rowcount)
-            return
-        self._pgconn.send_query(self._statement(values).encode())
-        self._pending = (attempt, listened, None)
-
-    def wait(self) -> None:
-        """Wait until the record in flight, if any, is committed."""
-        if self._pending is None:
-            return
-        attempt, listened, rowcount = self._pending
-        if rowcount is None:
-            rowcount = self._result()
-        self._pending = None
-        if not rowcount:
-            self.outcomes[attempt.email.id] = "gone"
-            return
-        self.outcomes[attempt.email.id] = attempt.outcome
-        if listened:
-            self.untold.append(Delivery(attempt.email.id, attempt.email.kind, attempt.state))
-
-    def _statement(self, values: dict[str, Any]) -> str:
-        """The record's UPDATE with its values in it, quoted by psycopg (a simple query:
-        sent whole, one message), compiled once for each set of columns."""
-        keys = tuple(values)
-        compiled = self._statements.get(keys)
-        if compiled is None:
-            dialect = self.connection.dialect
-            statement = _RECORD.compile(dialect=dialect, column_keys=list(keys))
-            processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-                          for bind, name in statement.bind_names.items()}
-            compiled = self._statements[keys] = (statement.string, processors)
-        sql, processors = compiled
-        return self._client.mogrify(sql, {name: process(values[name]) if process else values[name]
-                                          for name, process in processors.items()})
-
-    def _result(self) -> int:
-        """Read the result of the record sent; raises if it failed (the connection is
-        invalidated on its way back to the pool: ``_records_connection``)."""
-        import psycopg
-        from psycopg import pq
-
-        pgconn, results = self._pgconn, []
-        while True:
-            while pgconn.is_busy():
-                wait_for_fds([pgconn.socket], [], [])
-                pgconn.consume_input()
-            result = pgconn.get_result()
-            if result is None:
-                break
-            results.append(result)
-        if len(results) != 1 or results[0].status != pq.ExecStatus.COMMAND_OK:
-            errors = [r.get_error_message() for r in results] if results else ["no result"]
-            raise psycopg.OperationalError(f"recording an email failed: {errors}")
-        return results[0].command_tuples or 0
+    email, values = attempt.email, {"email_id": attempt.email.id, **attempt.values}
+    if attempt.state is not None:
+        values["state"] = attempt.state
+    listened = attempt.state is not None and email.kind in DELIVERY_LISTENERS
+    if not listened:
+        values["claimed_until"] = None
+    if not execute_autocommitted(connection, _RECORD, values).rowcount:
+        return "gone"
+    if listened:
+        untold.append(Delivery(email.id, email.kind, attempt.state))
+    return attempt.outcome
 
 
 def tell(deliveries: list[Delivery]) -> None:

@@ -286,8 +286,8 @@ def _run(statements: list[str]) -> None:
 
 
 def test_a_record_that_fails_stops_the_batch_before_the_next_email_is_taken(mail_sink):
-    """On PostgreSQL a record is committed while the server answers the next email's MAIL
-    and RCPT; when it fails, that next email never gets its DATA: the task fails, the rest
+    """A record is made while the server reads the next email's MAIL command; when it
+    fails, that next email never gets its DATA: the task fails, the rest
     of the batch waits for its claim to run out, and only the email whose record failed
     goes out a second time (with the same Message-ID). The records' connection goes back
     to the pool in working order."""
