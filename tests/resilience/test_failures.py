@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections import Counter
 
 import pytest
@@ -220,3 +222,40 @@ def test_a_worker_killed_mid_intake_batch_leaves_no_duplicate_and_no_loss(
     wait_until(lambda: counts() == (0, total), timeout=180, message="every submission signed")
     per_person = Counter(db.session.scalars(select(OutgoingEmail.to_address)))
     assert len(per_person) == total and set(per_person.values()) == {1}
+
+
+def test_a_worker_started_while_the_broker_is_down_comes_up_and_delivers_once_it_is_back(
+        other_app, own_redis, worker_process, tmp_path):
+    """Each worker process connects to the broker when it starts (so that a bulk send's
+    first task does not pay for it); with the broker away that is only logged, the worker
+    waits for the broker as usual, then delivers."""
+    from campaigns.core.mail import queue_email
+
+    sink = Mailbox(tmp_path / "late-broker-mail", free_port())
+    controller = Controller(MaildirHandler(sink.directory), hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    own_redis.kill()
+    done = threading.Event()
+
+    def broker_back_in_five_seconds() -> None:
+        time.sleep(5)
+        own_redis.start()
+        done.wait()  # redis-server dies with the thread that started it (PR_SET_PDEATHSIG)
+
+    back = threading.Thread(target=broker_back_in_five_seconds)
+    back.start()
+    try:
+        worker = worker_process(own_redis.url, MAIL_PORT=str(sink.port))
+        assert "no connection to the broker yet" in worker.log.read_text()
+        web = other_app(CELERY_BROKER_URL=own_redis.url)
+        with web.app_context():
+            queue_email("test", "late-broker@example.org", "signatures/already_signed", first_name="Sam",
+                        campaign=type("C", (), {"title": "Pay the workers"}),
+                        campaign_url="http://threadline.test/c/x")
+            db.session.commit()
+        [message] = sink.wait_for("late-broker@example.org", timeout=60)
+        assert message.subject
+    finally:
+        done.set()
+        back.join()
+        controller.stop()
