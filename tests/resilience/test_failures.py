@@ -235,18 +235,21 @@ def test_a_worker_started_while_the_broker_is_down_comes_up_and_delivers_once_it
     controller = Controller(MaildirHandler(sink.directory), hostname="127.0.0.1", port=sink.port)
     controller.start()
     own_redis.kill()
-    done = threading.Event()
+    log, done = tmp_path / "worker-0.log", threading.Event()  # the first worker's log
 
-    def broker_back_in_five_seconds() -> None:
-        time.sleep(5)
+    def broker_back_once_the_processes_found_it_away() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+                log.exists() and "no connection to the broker yet" in log.read_text()):
+            time.sleep(0.2)
         own_redis.start()
         done.wait()  # redis-server dies with the thread that started it (PR_SET_PDEATHSIG)
 
-    back = threading.Thread(target=broker_back_in_five_seconds)
+    back = threading.Thread(target=broker_back_once_the_processes_found_it_away)
     back.start()
     try:
         worker = worker_process(own_redis.url, MAIL_PORT=str(sink.port))
-        assert "no connection to the broker yet" in worker.log.read_text()
+        assert worker.log == log and "no connection to the broker yet" in log.read_text()
         web = other_app(CELERY_BROKER_URL=own_redis.url)
         with web.app_context():
             queue_email("test", "late-broker@example.org", "signatures/already_signed", first_name="Sam",
