@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import Counter
 
 import pytest
@@ -16,6 +15,7 @@ from campaigns.core.mail import EmailState, OutgoingEmail
 from campaigns.devmail.capture import MaildirHandler
 from campaigns.signatures.models import Signature
 from tests.conftest import fresh
+from tests.core.test_outbox import queue
 from tests.helpers import Mailbox, free_port, keep_the_suite_worker_off_the_intake, wait_until
 
 pytestmark = pytest.mark.timeout(600)
@@ -229,8 +229,6 @@ def test_a_worker_started_while_the_broker_is_down_comes_up_and_delivers_once_it
     """Each worker process connects to the broker when it starts (so that a bulk send's
     first task does not pay for it); with the broker away that is only logged, the worker
     waits for the broker as usual, then delivers."""
-    from campaigns.core.mail import queue_email
-
     sink = Mailbox(tmp_path / "late-broker-mail", free_port())
     controller = Controller(MaildirHandler(sink.directory), hostname="127.0.0.1", port=sink.port)
     controller.start()
@@ -238,10 +236,11 @@ def test_a_worker_started_while_the_broker_is_down_comes_up_and_delivers_once_it
     log, done = tmp_path / "worker-0.log", threading.Event()  # the first worker's log
 
     def broker_back_once_the_processes_found_it_away() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (
-                log.exists() and "no connection to the broker yet" in log.read_text()):
-            time.sleep(0.2)
+        try:
+            wait_until(lambda: log.exists() and "no connection to the broker yet" in log.read_text(),
+                       timeout=120, message="the worker's processes to find the broker away")
+        except AssertionError:  # back anyway: the test then fails on the log, not on a hang
+            pass
         own_redis.start()
         done.wait()  # redis-server dies with the thread that started it (PR_SET_PDEATHSIG)
 
@@ -252,10 +251,7 @@ def test_a_worker_started_while_the_broker_is_down_comes_up_and_delivers_once_it
         assert worker.log == log and "no connection to the broker yet" in log.read_text()
         web = other_app(CELERY_BROKER_URL=own_redis.url)
         with web.app_context():
-            queue_email("test", "late-broker@example.org", "signatures/already_signed", first_name="Sam",
-                        campaign=type("C", (), {"title": "Pay the workers"}),
-                        campaign_url="http://threadline.test/c/x")
-            db.session.commit()
+            queue("late-broker@example.org")
         [message] = sink.wait_for("late-broker@example.org", timeout=60)
         assert message.subject
     finally:
