@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm.util import identity_key
 
@@ -83,29 +83,38 @@ class IllegalMove(Exception):
 _letter_table = Letter.__table__
 
 
-def _moving(letter_ids, source: set[LetterState] | frozenset[LetterState], target: LetterState,
+#: which letters a move is about: their ids, or a condition on the letter itself (e.g.
+#: ``Letter.contact_id == 3``). Not a SELECT of ids: ``id IN (SELECT id FROM letter WHERE
+#: ...)`` joined the table with itself, and PostgreSQL then read every letter in the source
+#: state to find the few asked for (measured: 2.7 ms for the 50 letters of a delivery batch
+#: with 1,000 letters on their way, growing with every letter released)
+Letters = list[int] | ColumnElement[bool]
+
+
+def _moving(letters: Letters, source: set[LetterState] | frozenset[LetterState], target: LetterState,
             **values):
     illegal = [s for s in source if target not in TRANSITIONS[s]]
     if illegal:
         raise IllegalMove(f"{illegal} -> {target}")
+    which = letters if isinstance(letters, ColumnElement) else _letter_table.c.id.in_(letters)
     # Core, not the ORM's bulk UPDATE: the session's loaded letters are not synchronised
     # anyway, and a letter's delivery runs this once per email sent
-    return (update(_letter_table).where(_letter_table.c.id.in_(letter_ids), _letter_table.c.state.in_(list(source)))
+    return (update(_letter_table).where(which, _letter_table.c.state.in_(list(source)))
             .values(state=target, **values))
 
 
-def move(letter_ids, source: set[LetterState] | frozenset[LetterState], target: LetterState,
+def move(letters: Letters, source: set[LetterState] | frozenset[LetterState], target: LetterState,
          **values) -> int:
-    """Move the letters among ``letter_ids`` (ids or a SELECT of ids) that are in one of
+    """Move the ``letters`` (ids, or a condition on the letter) that are in one of
     ``source`` to ``target``, in one conditional UPDATE; returns how many moved."""
-    return db.session.execute(_moving(letter_ids, source, target, **values)).rowcount
+    return db.session.execute(_moving(letters, source, target, **values)).rowcount
 
 
-def move_returning(letter_ids, source: set[LetterState] | frozenset[LetterState],
+def move_returning(letters: Letters, source: set[LetterState] | frozenset[LetterState],
                    target: LetterState, columns: tuple, **values) -> list:
     """The same move, returning these columns of the letters that moved (which ones, when
     another transaction may have moved some first)."""
-    return db.session.execute(_moving(letter_ids, source, target, **values)
+    return db.session.execute(_moving(letters, source, target, **values)
                               .returning(*columns)).all()
 
 
@@ -266,7 +275,7 @@ def write(action: EmailAction, request: LetterRequest) -> list[Letter]:
     if suspicious:
         return _letters(created)
     # A flood may have used this person's address first; the person themselves may still write.
-    move(select(Letter.id).where(Letter.action_id == action.id, Letter.supporter_id == supporter.id),
+    move(and_(Letter.action_id == action.id, Letter.supporter_id == supporter.id),
          {LetterState.FRAUDULENT}, LetterState.PENDING, fraud_reason=None)
     if created and skip_confirmation:
         prepare_emails(action, created)
@@ -340,8 +349,7 @@ def pending_letters(action: EmailAction, supporter: Supporter) -> list[Letter]:
 
 def confirm(action: EmailAction, supporter: Supporter) -> int:
     """Queue the supporter's pending letters; returns how many (0 when already confirmed)."""
-    mine = select(Letter.id).where(Letter.action_id == action.id,
-                                   Letter.supporter_id == supporter.id)
+    mine = and_(Letter.action_id == action.id, Letter.supporter_id == supporter.id)
     moved = [row.id for row in move_returning(mine, {LetterState.PENDING}, LetterState.QUEUED,
                                               (Letter.id,), confirmed_at=utcnow())]
     if moved:
@@ -670,12 +678,12 @@ def prepare_emails(action: EmailAction, letter_ids: list[int]) -> int:
     return len(rows)
 
 
-def _drop_prepared_emails(letters) -> None:
-    """Delete the prepared emails of these letters (a SELECT of letter ids) that will not
+def _drop_prepared_emails(letters: ColumnElement[bool]) -> None:
+    """Delete the prepared emails of these letters (a condition on the letter) that will not
     be released (cancelled, erased): they hold the letter's text and its writer's name."""
     db.session.execute(delete(_outbox_table).where(
         _outbox_table.c.state == EmailState.PREPARED,
-        _outbox_table.c.id.in_(select(_letter_table.c.email_id).where(_letter_table.c.id.in_(letters)))))
+        _outbox_table.c.id.in_(select(_letter_table.c.email_id).where(letters))))
 
 
 def drop_orphaned_prepared_emails() -> int:
@@ -730,10 +738,6 @@ _outbox_table = OutgoingEmail.__table__
 _contact_table = Contact.__table__
 
 
-def _letters_of_emails(email_ids: list[int]):
-    return select(_letter_table.c.id).where(_letter_table.c.email_id.in_(email_ids))
-
-
 def _outbox_column(column):
     """The column of the email carrying each letter, for an UPDATE of letters."""
     return select(column).where(_outbox_table.c.id == _letter_table.c.email_id).scalar_subquery()
@@ -749,7 +753,7 @@ def follow_delivery(connection: Connection, deliveries: list[Delivery]) -> None:
     failed = [delivery.email_id for delivery in deliveries if delivery.state == EmailState.FAILED]
     if sent:
         moved = connection.execute(
-            _moving(_letters_of_emails(sent), {LetterState.RELEASED}, LetterState.SENT,
+            _moving(_letter_table.c.email_id.in_(sent), {LetterState.RELEASED}, LetterState.SENT,
                     sent_at=_outbox_column(_outbox_table.c.sent_at))
             .returning(_letter_table.c.contact_id)).scalars().all()
         if moved:
@@ -757,14 +761,13 @@ def follow_delivery(connection: Connection, deliveries: list[Delivery]) -> None:
                                                             _contact_table.c.soft_bounces > 0)
                                .values(soft_bounces=0))
     if failed:
-        connection.execute(_moving(_letters_of_emails(failed), {LetterState.RELEASED}, LetterState.FAILED,
+        connection.execute(_moving(_letter_table.c.email_id.in_(failed), {LetterState.RELEASED}, LetterState.FAILED,
                                    last_error=_outbox_column(_outbox_table.c.last_error)))
 
 
 def hold_letters_to(contact: Contact) -> int:
     """Keep back the queued letters to a contact whose address does not work (not lost)."""
-    return move(select(Letter.id).where(Letter.contact_id == contact.id),
-                {LetterState.QUEUED}, LetterState.HELD)
+    return move(Letter.contact_id == contact.id, {LetterState.QUEUED}, LetterState.HELD)
 
 
 # --- the campaigner's controls ------------------------------------------------------------
@@ -789,9 +792,8 @@ def resume(action: EmailAction) -> None:
 
 def cancel(action: EmailAction) -> int:
     """Cancel every letter not yet released; returns how many."""
-    letters = select(Letter.id).where(Letter.action_id == action.id)
-    cancelled = move(letters, CANCELLABLE_STATES, LetterState.CANCELLED)
-    _drop_prepared_emails(letters.where(Letter.state == LetterState.CANCELLED))
+    cancelled = move(Letter.action_id == action.id, CANCELLABLE_STATES, LetterState.CANCELLED)
+    _drop_prepared_emails(and_(Letter.action_id == action.id, Letter.state == LetterState.CANCELLED))
     record("letters.cancelled", subject=action, campaign_id=action.campaign_id, letters=cancelled)
     return cancelled
 
@@ -799,7 +801,7 @@ def cancel(action: EmailAction) -> int:
 def requeue_held(contact: Contact) -> int:
     """After the contact's address was corrected: its held letters queue again."""
     contact.address_invalid_at, contact.soft_bounces = None, 0
-    moved = move(select(Letter.id).where(Letter.contact_id == contact.id), {LetterState.HELD},
+    moved = move(Letter.contact_id == contact.id, {LetterState.HELD},
                  LetterState.QUEUED)
     record("letters.requeued", subject=contact, letters=moved)
     return moved
@@ -879,9 +881,9 @@ def erase_letters(supporter: Supporter) -> None:
     """Erasure: letters not yet sent are cancelled and emptied; the outbox copies of letters
     sent in the supporter's name lose the name, the text and the reply address; the letters
     kept for the campaign's statistics keep only their state, target and dates."""
-    mine = select(Letter.id).where(Letter.supporter_id == supporter.id)
+    mine = Letter.supporter_id == supporter.id
     move(mine, CANCELLABLE_STATES, LetterState.CANCELLED)
-    _drop_prepared_emails(mine.where(Letter.state == LetterState.CANCELLED))
+    _drop_prepared_emails(and_(mine, Letter.state == LetterState.CANCELLED))
     unsent_emails = select(Letter.email_id).where(Letter.supporter_id == supporter.id,
                                                   Letter.state == LetterState.RELEASED)
     db.session.execute(
