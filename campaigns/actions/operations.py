@@ -18,6 +18,7 @@ from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import ColumnElement, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.util import identity_key
 
 from campaigns.actions.models import (
@@ -419,6 +420,9 @@ class ReleaseRun:
     waves: Counter[int] = field(default_factory=Counter)
     #: letters per contact: at most RELEASE_BATCH each per run
     per_contact: Counter[int] = field(default_factory=Counter)
+    #: the contacts with queued letters this run has still to look at, in order (found by
+    #: its first chunk: letters queued to another contact meanwhile wait for the next run)
+    contacts: list[int] | None = None
 
 
 def release_due(action: EmailAction, now: datetime | None = None, *, limit: int | None = None,
@@ -431,8 +435,9 @@ def release_due(action: EmailAction, now: datetime | None = None, *, limit: int 
 
     With ``limit``, stops once that many are released (a digest goes whole), so that the
     caller can commit and enqueue their delivery while it releases the next ones; it then
-    passes the same ``run`` to each chunk and records its waves once at the end
-    (``record_waves``) rather than one public wave per chunk.
+    passes the same ``run`` to each chunk, which goes on from the contact where the last
+    one stopped, and records its waves once at the end (``record_waves``) rather than one
+    public wave per chunk.
     """
     now = now or utcnow()
     if action.paused or not action.active:
@@ -440,48 +445,21 @@ def release_due(action: EmailAction, now: datetime | None = None, *, limit: int 
     released = 0
     chunked = run is not None
     run = run or ReleaseRun()
+    if run.contacts is None:
+        run.contacts = list(db.session.scalars(
+            select(Letter.contact_id).where(Letter.action_id == action.id, Letter.state == LetterState.QUEUED)
+            .group_by(Letter.contact_id).order_by(Letter.contact_id)))
     email_ids: list[int] = []
-    contact_ids = db.session.scalars(
-        select(Letter.contact_id).where(Letter.action_id == action.id,
-                                        Letter.state == LetterState.QUEUED)
-        .group_by(Letter.contact_id).order_by(Letter.contact_id)).all()
-    for contact_id in contact_ids:
-        if limit is not None and released >= limit:
-            break
-        contact = db.session.get(Contact, contact_id)
-        if contact.address_invalid_at is not None or not contact.email:
-            hold_letters_to(contact)
-            continue
-        if not action.test_mode and not in_window(action, contact, now):
-            continue
-        queued = select(Letter).where(Letter.action_id == action.id, Letter.contact_id == contact_id,
-                                      Letter.state == LetterState.QUEUED).order_by(Letter.id)
-        first_target_id = db.session.scalar(queued.with_only_columns(Letter.action_target_id).limit(1))
-        if first_target_id is None:  # another run released them meanwhile
-            continue
-        first_target = db.session.get(ActionTarget, first_target_id)
-        if first_target.delivery == DeliveryMode.DIGEST:
-            if _released_last_hour(contact_id, now) or db.session.scalar(
-                    select(func.count()).select_from(Letter).where(
-                        Letter.contact_id == contact_id, Letter.action_id == action.id,
-                        Letter.released_at > now - timedelta(days=1))):
-                continue
-            ids, waves = _release_digest(action, contact, db.session.scalars(queued).all(), now)
-        else:
-            allowance = min(action.max_per_hour - _released_last_hour(contact_id, now),
-                            RELEASE_BATCH - run.per_contact[contact_id])
-            if limit is not None:
-                allowance = min(allowance, limit - released)
-            if allowance <= 0:
-                continue
-            letter_ids = db.session.scalars(
-                queued.with_only_columns(Letter.id).limit(allowance)).all()
-            ids, waves = _release_each(action, contact, letter_ids, now)
+    while run.contacts and (limit is None or released < limit):
+        ids, waves, more = _release_to(action, run.contacts[0], now, run,
+                                       None if limit is None else limit - released)
         email_ids += ids
         run.waves.update(waves)
         letters = sum(waves.values())
-        run.per_contact[contact_id] += letters
+        run.per_contact[run.contacts[0]] += letters
         released += letters
+        if not more or limit is None or released < limit:
+            run.contacts.pop(0)  # done with for this run; else the next chunk goes on with it
     if not chunked:
         record_waves(run.waves)
     if email_ids:
@@ -490,6 +468,42 @@ def release_due(action: EmailAction, now: datetime | None = None, *, limit: int 
 
         after_commit(lambda: enqueue_deliveries(email_ids))
     return released
+
+
+def _release_to(action: EmailAction, contact_id: int, now: datetime, run: ReleaseRun,
+                limit: int | None) -> tuple[list[int], Counter[int], bool]:
+    """Release the queued letters to one contact that its pacing allows (at most ``limit``
+    unless they go as a digest); returns their emails' ids, the letters per target and
+    whether more are queued that the pacing would allow now."""
+    nothing: tuple[list[int], Counter[int], bool] = ([], Counter(), False)
+    contact = db.session.get(Contact, contact_id)
+    if contact.address_invalid_at is not None or not contact.email:
+        hold_letters_to(contact)
+        return nothing
+    if not action.test_mode and not in_window(action, contact, now):
+        return nothing
+    last_hour = _released_last_hour(contact_id, now)
+    # a digest is held back by any email in the last hour, so by whatever stops this
+    allowance = min(action.max_per_hour - last_hour, RELEASE_BATCH - run.per_contact[contact_id],
+                    RELEASE_BATCH if limit is None else limit)
+    if allowance <= 0:
+        return nothing
+    # one letter more than allowed: whether any is left for the next chunk to come back for
+    rows = db.session.execute(_QUEUED_TO_RENDER, {"action_id": action.id, "contact_id": contact_id,
+                                                  "rows": allowance + 1}).all()
+    if not rows:  # another run released them meanwhile
+        return nothing
+    targets = _action_targets(rows)
+    if targets[rows[0].action_target_id].delivery == DeliveryMode.DIGEST:
+        if last_hour or db.session.scalar(
+                select(func.count()).select_from(Letter).where(
+                    Letter.contact_id == contact_id, Letter.action_id == action.id,
+                    Letter.released_at > now - timedelta(days=1))):
+            return nothing
+        return *_release_digest(action, contact, db.session.scalars(
+            select(Letter).where(Letter.action_id == action.id, Letter.contact_id == contact_id,
+                                 Letter.state == LetterState.QUEUED).order_by(Letter.id)).all(), now), False
+    return *_release_each(action, contact, rows[:allowance], targets, now), len(rows) > allowance
 
 
 def record_waves(waves: Counter[int]) -> None:
@@ -519,19 +533,24 @@ _supporter_table = Supporter.__table__
 #: what rendering a chunk of letters reads, as Core rows: the letter and its writer's name,
 #: country and address (loading them as ORM objects, supporters and all, cost as much as
 #: rendering them)
-_LETTERS_TO_RENDER = (
+_TO_RENDER = (
     select(_letter_table.c.id, _letter_table.c.subject, _letter_table.c.body, _letter_table.c.test,
            _letter_table.c.action_target_id, _letter_table.c.contact_id, _letter_table.c.email_id,
            _letter_table.c.prepared_key, _supporter_table.c.first_name,
            _supporter_table.c.last_name, _supporter_table.c.country, _supporter_table.c.email)
     .join_from(_letter_table, _supporter_table, _supporter_table.c.id == _letter_table.c.supporter_id)
-    .where(_letter_table.c.id.in_(bindparam("letter_ids", expanding=True)))
     .order_by(_letter_table.c.id))
+_LETTERS_TO_RENDER = _TO_RENDER.where(_letter_table.c.id.in_(bindparam("letter_ids", expanding=True)))
+#: the first queued letters of an action to one contact
+_QUEUED_TO_RENDER = _TO_RENDER.where(
+    _letter_table.c.action_id == bindparam("action_id"), _letter_table.c.contact_id == bindparam("contact_id"),
+    _letter_table.c.state == LetterState.QUEUED).limit(bindparam("rows"))
 
 
-def _release_each(action: EmailAction, contact: Contact, letter_ids: list[int],
+def _release_each(action: EmailAction, contact: Contact, rows: list, targets: dict[int, ActionTarget],
                   now: datetime) -> tuple[list[int], Counter[int]]:
-    """One email per letter to this contact. A letter whose email was prepared at its
+    """One email per letter to this contact (``rows`` of ``_TO_RENDER``, queued when
+    read; ``targets`` their action targets by id). A letter whose email was prepared at its
     confirmation, from what still holds (its ``prepared_key`` matches), has that email
     switched to queued; the others are rendered now as plain text (a letter has no html
     part), their emails added in one INSERT, and a stale prepared email is deleted. The
@@ -549,10 +568,6 @@ def _release_each(action: EmailAction, contact: Contact, letter_ids: list[int],
     only after the letters, as cancelling does, so that the two never wait on each other
     in a circle (PostgreSQL's row locks).
     """
-    rows = db.session.execute(_LETTERS_TO_RENDER, {"letter_ids": letter_ids}).all()
-    if not rows:
-        return [], Counter()
-    targets = _action_targets(rows)
     keys = _PreparedKeys(action)
     prepared = {row.id: row.email_id for row in rows if row.email_id is not None
                 and row.prepared_key == keys.of(contact, targets[row.action_target_id], row)}
@@ -589,8 +604,13 @@ _NOT_YET_SENT = (EmailState.QUEUED, EmailState.PREPARED)
 
 
 def _action_targets(rows) -> dict[int, ActionTarget]:
-    return {target_id: db.session.get(ActionTarget, target_id)
+    """The action targets of these letters, each with its campaign target and target (what
+    rendering a letter reads of them), in one query each."""
+    return {target_id: db.session.get(ActionTarget, target_id, options=_WITH_TARGET)
             for target_id in {row.action_target_id for row in rows}}
+
+
+_WITH_TARGET = (joinedload(ActionTarget.campaign_target, innerjoin=True).joinedload(CampaignTarget.target, innerjoin=True),)
 
 
 def _render_letter(action: EmailAction, contact: Contact, action_target: ActionTarget, row) -> dict:

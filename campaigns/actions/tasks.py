@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from sqlalchemy.orm import joinedload
 
 from campaigns.actions import operations
 from campaigns.actions.models import EmailAction
@@ -11,6 +12,9 @@ from campaigns.core.db import db
 #: letters released per transaction: each chunk is committed and its delivery enqueued at
 #: once, so that another worker process sends one chunk while this one renders the next
 RELEASE_CHUNK = 50
+#: what each chunk reads of the action's campaign (its title, in each letter), loaded with the
+#: action; only the action's row is locked
+_WITH_CAMPAIGN = (joinedload(EmailAction.campaign, innerjoin=True),)
 
 
 @shared_task(ignore_result=True)
@@ -26,7 +30,8 @@ def release_letters(action_id: int) -> int:
     run = operations.ReleaseRun()
     released = 0
     while True:
-        action = db.session.get(EmailAction, action_id, with_for_update=True, populate_existing=True)
+        action = db.session.get(EmailAction, action_id, with_for_update={"of": EmailAction},
+                                populate_existing=True, options=_WITH_CAMPAIGN)
         if action is None:
             db.session.rollback()
             return released

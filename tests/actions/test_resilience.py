@@ -27,19 +27,23 @@ FAST = {"OUTBOX_SWEEP_SECONDS": "1", "OUTBOX_SWEEP_GRACE": "2", "MAIL_LEASE_SECO
 
 
 class SlowToAccept(MaildirHandler):
-    """Takes a moment before accepting each recipient; much longer once ``stalling``.
+    """Takes a moment before accepting each recipient; none at all while ``stalling``.
 
     A letter is sent at least once: one the server stored but whose worker was killed
     before recording it as sent goes out again (no SMTP client can tell). The test kills
-    the worker while the server stalls on recipients, after the letters already past
+    the worker while the server holds back recipients, after the letters already past
     that point were recorded: that is the kill this test is about, mid-batch, with
-    letters in flight at the server and in the queue.
+    letters in flight at the server and in the queue. (A stall of a fixed two seconds
+    could end between the test's look at the records and the kill, and let one more
+    letter through unrecorded.)
     """
 
     stalling = False
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        await asyncio.sleep(2.0 if self.stalling else 0.02)
+        await asyncio.sleep(0.02)
+        while self.stalling:
+            await asyncio.sleep(0.05)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
