@@ -474,3 +474,38 @@ def test_a_release_in_chunks_keeps_the_hourly_pace_and_records_one_wave(email_ac
     [wave] = db.session.scalars(select(ThreadEvent).filter_by(kind=EventKind.LETTER_WAVE_SENT)).all()
     assert wave.details == {"letters": 2 * RELEASE_CHUNK + 10}
     assert release_letters(email_action.id) == 0  # the hour's allowance is used up
+
+
+def test_a_release_in_chunks_goes_through_every_contact_once_whatever_the_chunk_boundaries(email_action):
+    """One run, chunks of RELEASE_CHUNK letters: a contact's letters run over into the next
+    chunk, a chunk ends in the middle of the next contact's, a digest contact goes whole.
+    Every letter is released once, in its own email to its own contact (a digest's letters
+    share theirs), and the run stops when nothing is left."""
+    from collections import Counter
+
+    from campaigns.actions.models import DeliveryMode
+    from campaigns.actions.tasks import RELEASE_CHUNK, release_letters
+    from campaigns.replies.models import EventKind, ThreadEvent
+
+    email_action.max_per_hour = 10 * RELEASE_CHUNK
+    email_action.letters[1].delivery = DeliveryMode.DIGEST  # the factory owner
+    db.session.commit()
+    greta = confirmed_letters(email_action, RELEASE_CHUNK + 20)
+    lena = confirmed_letters(email_action, 40, first_name="Bo", contact_index=1)
+    rahim = confirmed_letters(email_action, 15, first_name="Cy", target_index=1)
+    assert release_letters(email_action.id) == len(greta) + len(lena) + len(rahim)
+    fresh()
+    letters = {i: db.session.get(Letter, i) for i in greta + lena + rahim}
+    assert all(letter.state in OUT for letter in letters.values())
+    emails = Counter(letter.email_id for letter in letters.values())
+    assert None not in emails
+    assert [emails[letters[i].email_id] for i in greta + lena] == [1] * (len(greta) + len(lena))
+    [digest] = {letters[i].email_id for i in rahim}
+    assert emails[digest] == len(rahim)
+    to = {i: db.session.get(OutgoingEmail, letters[i].email_id).to_address for i in letters}
+    assert {to[i] for i in greta} == {email_action.letters[0].campaign_target.target.contacts[0].email}
+    assert {to[i] for i in lena} == {"csr@nordwind.example"}
+    assert {to[i] for i in rahim} == {email_action.letters[1].campaign_target.target.contacts[0].email}
+    waves = db.session.scalars(select(ThreadEvent).filter_by(kind=EventKind.LETTER_WAVE_SENT)).all()
+    assert sorted(wave.details["letters"] for wave in waves) == [len(rahim), len(greta) + len(lena)]
+    assert release_letters(email_action.id) == 0
