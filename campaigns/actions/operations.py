@@ -586,9 +586,7 @@ def _release_each(action: EmailAction, contact: Contact, rows: list, targets: di
                                                        _outbox_table.c.state.in_(_NOT_YET_SENT)))
     switched = [prepared[letter_id] for letter_id in prepared if letter_id in moved]
     if switched:
-        db.session.execute(update(_outbox_table).where(_outbox_table.c.id.in_(switched),
-                                                       _outbox_table.c.state == EmailState.PREPARED)
-                           .values(state=EmailState.QUEUED, next_attempt_at=now))
+        _switch_to_queued(switched, now)
     for letter_id in moved:  # moved by Core: a letter the session holds is behind the database
         loaded = db.session.identity_map.get(identity_key(Letter, letter_id))
         if loaded is not None:
@@ -596,6 +594,30 @@ def _release_each(action: EmailAction, contact: Contact, rows: list, targets: di
     rows = [row for row in rows if row.id in moved]
     return ([email_of.get(row.id) or prepared[row.id] for row in rows],
             Counter(targets[row.action_target_id].campaign_target_id for row in rows))
+
+
+def _switch_to_queued(email_ids: list[int], now: datetime) -> None:
+    """Prepared emails, to be sent now."""
+    db.session.execute(update(_outbox_table).where(_outbox_table.c.id.in_(email_ids),
+                                                   _outbox_table.c.state == EmailState.PREPARED)
+                       .values(state=EmailState.QUEUED, next_attempt_at=now))
+
+
+def warm_up_release() -> None:
+    """What ``_release_to`` runs for letters prepared ahead, on no contact and no letter
+    (a worker process compiles it at start: ``campaigns.core.celery.warms_up``)."""
+    now = utcnow()
+    db.session.get(Contact, 0)
+    _released_last_hour(0, now)
+    db.session.execute(_QUEUED_TO_RENDER, {"action_id": 0, "contact_id": 0, "rows": 1}).all()
+    _action_targets([_NoLetter(0)])
+    move_returning([0], {LetterState.QUEUED}, LetterState.RELEASED, (Letter.id,), released_at=now)
+    _switch_to_queued([0], now)
+
+
+@dataclass(frozen=True)
+class _NoLetter:
+    action_target_id: int
 
 
 #: the emails an unsent letter may own: those the release itself just added (queued), and

@@ -6,6 +6,7 @@ from sqlalchemy.orm import joinedload
 
 from campaigns.actions import operations
 from campaigns.actions.models import EmailAction
+from campaigns.core.celery import warms_up
 from campaigns.core.db import db
 
 
@@ -30,8 +31,7 @@ def release_letters(action_id: int) -> int:
     run = operations.ReleaseRun()
     released = 0
     while True:
-        action = db.session.get(EmailAction, action_id, with_for_update={"of": EmailAction},
-                                populate_existing=True, options=_WITH_CAMPAIGN)
+        action = _locked_action(action_id)
         if action is None:
             db.session.rollback()
             return released
@@ -42,6 +42,19 @@ def release_letters(action_id: int) -> int:
         db.session.commit()  # this chunk's emails are enqueued now (the sweep catches up)
         if chunk < RELEASE_CHUNK:
             return released
+
+
+def _locked_action(action_id: int) -> EmailAction | None:
+    """The action as it is now, its row locked until the commit (PostgreSQL)."""
+    return db.session.get(EmailAction, action_id, with_for_update={"of": EmailAction},
+                          populate_existing=True, options=_WITH_CAMPAIGN)
+
+
+@warms_up
+def _warm_up_release() -> None:
+    """A release chunk's statements, on no action and no letter."""
+    _locked_action(0)
+    operations.warm_up_release()
 
 
 @shared_task(ignore_result=True)

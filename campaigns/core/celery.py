@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from celery import Celery, Task
 from celery.signals import worker_process_init
@@ -22,6 +23,38 @@ TASK_MODULES = [
     "campaigns.actions.tasks",
     "campaigns.replies.tasks",
 ]
+
+
+#: run by each worker process at start, in one transaction rolled back (see ``warms_up``)
+WARM_UPS: list[Callable[[], None]] = []
+
+
+def warms_up(function: Callable[[], None]) -> Callable[[], None]:
+    """Register a function that runs a hot task's statements against no rows (ids 0), so
+    that SQLAlchemy compiles them when a worker process starts rather than in the process's
+    first task: the first chunk of the first appeal released after a deploy took ~60 ms
+    instead of ~15, the first claim of a delivery batch ~17 ms instead of ~4 (measured,
+    PostgreSQL). It must change nothing: its transaction is rolled back anyway."""
+    WARM_UPS.append(function)
+    return function
+
+
+def warm_up_statements() -> list[str]:
+    """Run every registered warm-up, each in a transaction rolled back; returns the names of
+    those that failed (logged: the process's first tasks are slower, nothing worse)."""
+    from campaigns.core.db import db
+
+    failed = []
+    for warm_up in WARM_UPS:
+        try:
+            warm_up()
+        except Exception:
+            log.warning("worker process: warming up %s failed", warm_up.__qualname__, exc_info=True)
+            failed.append(warm_up.__qualname__)
+        finally:
+            db.session.rollback()
+    db.session.remove()
+    return failed
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -56,9 +89,10 @@ def celery_init_app(app: Flask) -> Celery:
         process would otherwise do inside its first task is done now, once: configure the
         mappers (~0.3 s), open the two database connections a delivery batch holds (the
         session's and the one its records go through; ~10 ms each on PostgreSQL), compile
-        the email templates and connect to the broker for the tasks it enqueues (the
-        release's first chunk took ~0.1 s instead of ~0.07 s), so that the first letters
-        of a bulk send do not wait for them."""
+        the email templates, compile the statements of the hot tasks (``warms_up``) and
+        connect to the broker for the tasks it enqueues (the release's first chunk took
+        ~0.1 s instead of ~0.07 s), so that the first letters of a bulk send do not wait
+        for them."""
         from sqlalchemy.orm import configure_mappers
 
         from campaigns.core.db import db
@@ -68,6 +102,7 @@ def celery_init_app(app: Flask) -> Celery:
             configure_mappers()
             with db.engine.connect(), db.engine.connect():
                 pass  # both go back to the pool, open
+            warm_up_statements()
             for environment in app.extensions["email_environments"]:
                 for name in environment.list_templates(extensions=["html"]):
                     environment.get_template(name)

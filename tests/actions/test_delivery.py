@@ -509,3 +509,26 @@ def test_a_release_in_chunks_goes_through_every_contact_once_whatever_the_chunk_
     waves = db.session.scalars(select(ThreadEvent).filter_by(kind=EventKind.LETTER_WAVE_SENT)).all()
     assert sorted(wave.details["letters"] for wave in waves) == [len(rahim), len(greta) + len(lena)]
     assert release_letters(email_action.id) == 0
+
+
+def test_a_worker_process_runs_the_hot_statements_at_start_without_error_and_changes_nothing(email_action):
+    """What a worker process runs at start so that its first release chunk and delivery
+    batch do not compile their statements (campaigns.core.celery.warms_up): it must keep
+    working as those tasks change (a failure is only logged), and touch no row."""
+    import campaigns.actions.tasks  # noqa: F401  (a worker imports every module of tasks)
+    from campaigns.core.celery import WARM_UPS, warm_up_statements
+
+    ids = confirmed_letters(email_action, 3)
+    assert release(email_action) == 3
+
+    def rows():
+        fresh()
+        return (db.session.execute(select(Letter.id, Letter.state, Letter.email_id).order_by(Letter.id)).all(),
+                db.session.execute(select(OutgoingEmail.id, OutgoingEmail.state, OutgoingEmail.claimed_until,
+                                          OutgoingEmail.message_id).order_by(OutgoingEmail.id)).all())
+
+    before = rows()
+    assert {warm_up.__qualname__ for warm_up in WARM_UPS} >= {"_warm_up_delivery", "_warm_up_release"}
+    assert warm_up_statements() == []
+    assert rows() == before
+    assert [state_of(i) for i in ids] == [LetterState.RELEASED] * 3
