@@ -4,7 +4,7 @@
     python bench/letters.py --only L1 --db postgresql
 
 L1  letters delivered per second through Celery (the release task, then outbox deliveries
-    of 50 letters per task, 2 worker processes unless --concurrency says otherwise) to a
+    of 100 letters per task, 2 worker processes unless --concurrency says otherwise) to a
     local SMTP sink, divided by a raw smtplib loop sending the same number of messages of
     the same size over one connection
     (goal >= 0.8), run just before and just after each round (from the second round on,

@@ -11,8 +11,9 @@ from campaigns.core.db import db
 
 
 #: letters released per transaction: each chunk is committed and its delivery enqueued at
-#: once, so that another worker process sends one chunk while this one renders the next
-RELEASE_CHUNK = 50
+#: once (one delivery task: ``DELIVERY_BATCH``), so that another worker process sends one
+#: chunk while this one releases the next
+RELEASE_CHUNK = 100
 #: what each chunk reads of the action's campaign (its title, in each letter), loaded with the
 #: action; only the action's row is locked
 _WITH_CAMPAIGN = (joinedload(EmailAction.campaign, innerjoin=True),)

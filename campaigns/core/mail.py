@@ -499,9 +499,12 @@ def deliver_emails(email_ids: list[int]) -> dict[str, int]:
 
 #: emails per delivery task: each task claims its batch in one UPDATE and tells the outcomes
 #: in one transaction, so a bigger batch spreads those and the task's own cost over more
-#: emails; 50 is the release's chunk, one task per chunk (measured: L1 0.81-0.86 against
-#: 0.70-0.76 with 25, four interleaved runs on SQLite)
-DELIVERY_BATCH = 50
+#: emails; 100 is the release's chunk, one task per chunk. Measured (L1, bench/RESULTS.md):
+#: 0.70-0.76 with 25 and 0.81-0.86 with 50 on SQLite; with 50 a batch's own statements and
+#: the task took ~25 ms of a worker process under load (~0.5 ms a letter), and 100 sent
+#: letters 12-17 % faster (200: faster again on average, but its rounds varied more, a
+#: batch being a fifth of the run)
+DELIVERY_BATCH = 100
 
 
 def enqueue_deliveries(email_ids: list[int], batch: int = DELIVERY_BATCH) -> None:
