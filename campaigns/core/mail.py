@@ -699,11 +699,11 @@ def _execute_record(connection: DBConnection, values: dict[str, Any]) -> int:
     time"). Such a record is not seen by SQLAlchemy's events or echo."""
     if connection.dialect.name != "postgresql":
         return execute_autocommitted(connection, _RECORD, values).rowcount
-    cursor = connection.connection.driver_connection.cursor()
-    cursor.execute(_record_sql(connection.dialect, frozenset(values)),
-                   {name: value.value if isinstance(value, enum.Enum) else value for name, value in values.items()},
-                   prepare=True)
-    return cursor.rowcount
+    with connection.connection.driver_connection.cursor() as cursor:
+        cursor.execute(_record_sql(connection.dialect, frozenset(values)),
+                       {name: value.value if isinstance(value, enum.Enum) else value for name, value in values.items()},
+                       prepare=True)
+        return cursor.rowcount
 
 
 @functools.lru_cache(maxsize=32)
