@@ -10,6 +10,7 @@ import functools
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -493,7 +494,7 @@ def _release_to(action: EmailAction, contact_id: int, now: datetime, run: Releas
                                                   "rows": allowance + 1}).all()
     if not rows:  # another run released them meanwhile
         return nothing
-    targets = _action_targets(rows)
+    targets = _action_targets(row.action_target_id for row in rows)
     if targets[rows[0].action_target_id].delivery == DeliveryMode.DIGEST:
         if last_hour or db.session.scalar(
                 select(func.count()).select_from(Letter).where(
@@ -610,14 +611,9 @@ def warm_up_release() -> None:
     db.session.get(Contact, 0)
     _released_last_hour(0, now)
     db.session.execute(_QUEUED_TO_RENDER, {"action_id": 0, "contact_id": 0, "rows": 1}).all()
-    _action_targets([_NoLetter(0)])
+    _action_targets([0])
     move_returning([0], {LetterState.QUEUED}, LetterState.RELEASED, (Letter.id,), released_at=now)
     _switch_to_queued([0], now)
-
-
-@dataclass(frozen=True)
-class _NoLetter:
-    action_target_id: int
 
 
 #: the emails an unsent letter may own: those the release itself just added (queued), and
@@ -625,11 +621,11 @@ class _NoLetter:
 _NOT_YET_SENT = (EmailState.QUEUED, EmailState.PREPARED)
 
 
-def _action_targets(rows) -> dict[int, ActionTarget]:
-    """The action targets of these letters, each with its campaign target and target (what
-    rendering a letter reads of them), in one query each."""
+def _action_targets(target_ids: Iterable[int]) -> dict[int, ActionTarget]:
+    """These action targets by id, each with its campaign target and target (what rendering
+    a letter reads of them), in one query each."""
     return {target_id: db.session.get(ActionTarget, target_id, options=_WITH_TARGET)
-            for target_id in {row.action_target_id for row in rows}}
+            for target_id in set(target_ids)}
 
 
 _WITH_TARGET = (joinedload(ActionTarget.campaign_target, innerjoin=True).joinedload(CampaignTarget.target, innerjoin=True),)
@@ -699,7 +695,7 @@ def prepare_emails(action: EmailAction, letter_ids: list[int]) -> int:
     without an address, are left to their release. Rendered in the platform's language,
     whatever the confirming supporter reads, as the release would render them."""
     rows = db.session.execute(_LETTERS_TO_RENDER, {"letter_ids": letter_ids}).all()
-    targets = _action_targets(rows)
+    targets = _action_targets(row.action_target_id for row in rows)
     contacts = {contact.id: contact for contact in db.session.scalars(
         select(Contact).where(Contact.id.in_({row.contact_id for row in rows})))}
     rows = [row for row in rows if row.email_id is None and contacts[row.contact_id].email
@@ -834,8 +830,9 @@ def resume(action: EmailAction) -> None:
 
 def cancel(action: EmailAction) -> int:
     """Cancel every letter not yet released; returns how many."""
-    cancelled = move(Letter.action_id == action.id, CANCELLABLE_STATES, LetterState.CANCELLED)
-    _drop_prepared_emails(and_(Letter.action_id == action.id, Letter.state == LetterState.CANCELLED))
+    of_action = Letter.action_id == action.id
+    cancelled = move(of_action, CANCELLABLE_STATES, LetterState.CANCELLED)
+    _drop_prepared_emails(and_(of_action, Letter.state == LetterState.CANCELLED))
     record("letters.cancelled", subject=action, campaign_id=action.campaign_id, letters=cancelled)
     return cancelled
 

@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from email import policy
 from email.utils import formatdate, parseaddr
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
 from celery import shared_task
@@ -729,12 +730,6 @@ def _tell(connection: DBConnection, deliveries: list[Delivery]) -> None:
     connection.execute(_TOLD, {"email_ids": [delivery.email_id for delivery in deliveries]})
 
 
-@dataclass(frozen=True)
-class _NoEmail:
-    id: int
-    kind: str
-
-
 @warms_up
 def _warm_up_delivery() -> None:
     """A delivery batch's statements, on no email: its claim, an email of each kind recorded
@@ -743,7 +738,7 @@ def _warm_up_delivery() -> None:
     _claim([0], now, now)
     connection = db.session.connection()
     for kind in (*DELIVERY_LISTENERS, ""):  # with listeners, and without
-        _record(connection, _Attempt(_NoEmail(0, kind), EmailState.SENT, {"sent_at": now}, "sent"), [])
+        _record(connection, _Attempt(SimpleNamespace(id=0, kind=kind), EmailState.SENT, {"sent_at": now}, "sent"), [])
     _tell(connection, [Delivery(0, kind, EmailState.SENT) for kind in DELIVERY_LISTENERS])
 
 
